@@ -1,0 +1,161 @@
+"""Library entry points. The CLI only parses arguments and calls these."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .config import RunConfig
+from .envinfo import environment, peak_rss_mb
+from .errors import UserError
+from .io import atomic_write_json
+from .methods.base import SearchContext
+from .metrics import ranking_report
+from .plugins import BENCHMARKS, METHODS, get_benchmark, get_method, load_plugins
+from .results import RunResult
+from .tracking import MLflowTracker, NullTracker
+
+
+def _check_names(config: RunConfig):
+    load_plugins()
+    method_cls = get_method(config.method)
+    bench = BENCHMARKS.canonical(config.bench)
+    supported = getattr(method_cls, "benchmarks", None)
+    if supported and bench not in supported:
+        raise UserError(f"method {config.method!r} does not run on benchmark {bench!r}; it supports "
+                        f"{', '.join(supported)}.")
+    return method_cls, bench
+
+
+def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None,
+        status: Callable[[str], None] | None = None) -> RunResult:
+    """Run one search on one benchmark, score it against the table's truth, write and log the result."""
+    method_cls, bench_name = _check_names(config)
+    say = status or (lambda msg: None)
+    phases: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    t0 = time.perf_counter()
+    say(f"loading NAS-Bench-{bench_name}")
+    bench = get_benchmark(bench_name, config.data_dir)
+    phases["load"] = time.perf_counter() - t0
+    dataset = bench.check_dataset(config.dataset or bench.datasets[0])
+    proto = bench.protocol(dataset)
+    method = method_cls(config)
+    budget = method.budget(bench_name, dataset)
+    search_seed, boot_seed = np.random.SeedSequence(config.seed).spawn(2)
+
+    t0 = time.perf_counter()
+    say(f"searching with {config.method}")
+    ctx = SearchContext(bench, proto, budget, np.random.default_rng(search_seed), config,
+                        progress or (lambda a, t: None))
+    outcome = method.search(ctx)
+    phases["search"] = time.perf_counter() - t0
+    phases.update(outcome.phases)
+
+    t0 = time.perf_counter()
+    truth = bench.column(proto.final)
+    # The candidates a search on this protocol can pick from: labeled with both the proxy and the truth.
+    labeled = np.isfinite(truth) & np.isfinite(bench.column(proto.proxy))
+    chosen = outcome.chosen
+    truth_metrics = {m: float(bench.query(chosen, m)) for m in (proto.final, proto.proxy)}
+    best = float(truth[labeled].max())
+    regret = {proto.final: best - truth_metrics[proto.final]}
+    ranks = ranking_report(outcome.scores, truth[outcome.scored], ks=config.top_k,
+                           rng=np.random.default_rng(boot_seed), n_boot=config.n_boot)
+    prefix = f"rank/{proto.final}"
+    ranking = {f"{prefix}/{k}": r.to_dict() for k, r in ranks.items()}
+    phases["evaluate"] = time.perf_counter() - t0
+    phases["total"] = time.perf_counter() - t_all
+
+    notes = list(outcome.notes)
+    if proto.note:
+        notes.append(proto.note)
+    if bench.coverage < 1:
+        notes.append(f"regret is relative to the best of the {int(labeled.sum()):,} architectures labeled with "
+                     f"{proto.proxy} and {proto.final}, not the whole space of {bench.space_size:,}")
+    costs = {f"{k}/wall_s": round(v, 4) for k, v in phases.items()}
+    costs.update({"simulated_train_s": outcome.sim_seconds, "peak_mem_mb": round(peak_rss_mb(), 1),
+                  "device_hours": phases["total"] / 3600.0})
+    result = RunResult(
+        method=METHODS.canonical(config.method), bench=bench_name, dataset=dataset, seed=config.seed,
+        budget=budget.name,
+        protocol={"proxy": proto.proxy, "final": proto.final, "proxy_epochs": proto.proxy_epochs,
+                  "ranking_scores": outcome.score_name, "ranking_truth": proto.final,
+                  "budget": {"max_archs": budget.max_archs, "max_sim_seconds": budget.max_sim_seconds},
+                  "best_in_table": best, "labeled_archs": int(labeled.sum()), "space_size": bench.space_size},
+        chosen={"index": chosen, "arch": bench.key_of(chosen)},
+        truth=truth_metrics, regret=regret, ranking=ranking, costs=costs, n_evaluated=int(len(outcome.scored)),
+        notes=notes, trajectory=outcome.trajectory, config=config.to_dict(), env=environment(),
+    )
+    return _write_and_log(result, config)
+
+
+def _run_dir(config: RunConfig, result: RunResult) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-{result.method}-{result.bench}-{result.dataset}-s{result.seed}-{uuid.uuid4().hex[:6]}"
+    return config.out_path / name
+
+
+def _write_and_log(result: RunResult, config: RunConfig) -> RunResult:
+    run_dir = _run_dir(config, result)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise UserError(f"cannot create the run directory {str(run_dir)!r} ({exc.strerror}); pass a writable "
+                        f"--out-dir.") from exc
+    result.run_dir = str(run_dir.resolve())
+    path = run_dir / "result.json"
+    atomic_write_json(path, result.to_dict())  # first: the result is safe whatever tracking does
+    if config.tracking:
+        tracker = MLflowTracker(config.experiment, config.tracking_uri,
+                                run_name=f"{result.method}-{result.bench}-{result.dataset}-s{result.seed}")
+        try:
+            with tracker:
+                _log(tracker, result)
+                tracker.log_artifact(path)
+            result.tracking = {"uri": tracker.uri, "experiment": config.experiment, "run_id": tracker.run_id}
+        except Exception as exc:  # noqa: BLE001 - any tracking failure must not lose the result
+            result.tracking = {"uri": tracker.uri or config.tracking_uri, "error": f"{type(exc).__name__}: {exc}"}
+        atomic_write_json(path, result.to_dict())
+    return result
+
+
+def _log(tracker, result: RunResult) -> None:
+    tracker.set_tags({"method": result.method, "bench": result.bench, "dataset": result.dataset,
+                      "budget": result.budget, "git_commit": result.env.get("git_commit", "unknown")})
+    params = {"method": result.method, "bench": result.bench, "dataset": result.dataset, "seed": result.seed,
+              "budget": result.budget, "chosen_arch": result.chosen["arch"], "chosen_index": result.chosen["index"],
+              "run_dir": result.run_dir, **{f"protocol/{k}": v for k, v in result.protocol.items()},
+              **{f"config/{k}": v for k, v in result.config.items()},
+              **{f"env/{k}": v for k, v in result.env.items()}}
+    tracker.log_params(params)
+    tracker.log_metrics(result.flat_metrics())
+    for point in result.trajectory:  # anytime performance, step = evaluation number
+        tracker.log_metrics({f"trajectory/{k}": v for k, v in point.items() if k != "step"}, step=point["step"])
+
+
+def bench_info(name: str, data_dir=None) -> dict:
+    return get_benchmark(name, data_dir).info()
+
+
+def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force: bool = False,
+                  progress=None) -> dict:
+    """Convert a benchmark's sources into the cache (``source``: an official NB101 .tfrecord)."""
+    canonical = BENCHMARKS.canonical(name) if (load_plugins() or True) else name
+    if source is not None:
+        if canonical != "101":
+            raise UserError(f"--source is for the official NAS-Bench-101 file; benchmark {canonical!r} converts the "
+                            f"staged sources under --data-dir.")
+        from .tabular import nb101  # noqa: PLC0415
+
+        return nb101.prepare_full(source, progress=progress)
+    bench = get_benchmark(canonical, data_dir, force=force)
+    return {k: v for k, v in bench.meta.items() if k != "columns"}
+
+
+__all__ = ["NullTracker", "bench_info", "bench_prepare", "run"]

@@ -1,0 +1,19 @@
+"""Registration of the built-in tabular benchmarks (their modules load lazily, on first use)."""
+
+from __future__ import annotations
+
+from .plugins import BENCHMARKS
+
+
+@BENCHMARKS.register("201", aliases=("nb201", "nasbench201"))
+def _nb201(data_dir=None, **kwargs):
+    from .tabular import nb201  # noqa: PLC0415
+
+    return nb201.load(data_dir, **kwargs)
+
+
+@BENCHMARKS.register("101", aliases=("nb101", "nasbench101"))
+def _nb101(data_dir=None, **kwargs):
+    from .tabular import nb101  # noqa: PLC0415
+
+    return nb101.load(data_dir, **kwargs)

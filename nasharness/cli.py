@@ -1,0 +1,149 @@
+"""The ``nasharness`` command line: parse, validate, call the library, print. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import api
+from .config import BUDGET_NAMES, RunConfig
+from .errors import UserError
+
+
+class _Group(click.Group):
+    """Turns UserError into a one-paragraph message and exit code 2 (never a traceback for user mistakes)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _console(quiet: bool):
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=True, quiet=quiet)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nasharness")
+def cli():
+    """Benchmark NAS methods honestly: ranking correlation and cost, logged to MLflow."""
+
+
+@cli.command()
+@click.option("--method", "-m", required=True, help="Search method (see `nasharness methods list`).")
+@click.option("--bench", "-b", required=True, help="Benchmark: 201 or 101 (see `nasharness bench list`).")
+@click.option("--dataset", "-d", default=None, help="Dataset (201: cifar10, cifar100, ImageNet16-120; 101: cifar10).")
+@click.option("--budget", type=click.Choice(BUDGET_NAMES), default="ci", show_default=True,
+              help="Named budget: ci (small, CPU) or paper (published scale).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option("--max-archs", type=int, default=None, help="Override: at most this many architectures.")
+@click.option("--max-sim-seconds", type=float, default=None, help="Override: simulated training-time budget (s).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Data root (default: NASHARNESS_DATA_DIR, else ../shared/data beside the checkout).")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or MLflow's "
+              "local default).")
+@click.option("--experiment", default="nasharness", show_default=True, help="MLflow experiment name.")
+@click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (the run directory is still written).")
+@click.option("--out-dir", default="runs", show_default=True, help="Where run directories (result.json) go.")
+@click.option("--bootstrap", "n_boot", type=int, default=200, show_default=True,
+              help="Bootstrap resamples for confidence intervals (0 = none).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_dir, tracking_uri, experiment,
+        no_tracking, out_dir, n_boot, as_json, quiet):
+    """Run one search method on one benchmark and score its ranking against the table's truth."""
+    config = RunConfig(method=method, bench=bench, dataset=dataset, budget=budget, seed=seed, data_dir=data_dir,
+                       tracking=not no_tracking, tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir,
+                       max_archs=max_archs, max_sim_seconds=max_sim_seconds, n_boot=n_boot, quiet=quiet)
+    console = _console(quiet)
+    with console.status("starting") as status:
+        result = api.run(config, status=lambda msg: status.update(msg))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    from .report_text import print_summary  # noqa: PLC0415
+
+    print_summary(result, console if not as_json else _console(quiet))
+
+
+@cli.group()
+def bench():
+    """Tabular benchmarks: list, info, prepare."""
+
+
+@bench.command("list")
+def bench_list():
+    """List registered benchmarks."""
+    from .plugins import BENCHMARKS, load_plugins  # noqa: PLC0415
+
+    load_plugins()
+    for name in BENCHMARKS.names():
+        click.echo(name)
+
+
+@bench.command("info")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def bench_info(name, data_dir, as_json):
+    """Coverage of a benchmark and how many architectures have each metric."""
+    info = api.bench_info(name, data_dir)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{info['benchmark']}: {info['architectures_present']:,} of {info['space_size']:,} architectures "
+               f"present ({100 * info['coverage']:.2f}% coverage); datasets: {', '.join(info['datasets'])}")
+    click.echo(f"cache: {info['cache']}")
+    click.echo("metric (architectures that have it):")
+    for m, n in info["metrics"].items():
+        click.echo(f"  {m:45s} {n:>8,}")
+
+
+@bench.command("prepare")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--source", type=click.Path(dir_okay=False), default=None,
+              help="NB101 only: the official nasbench_only108.tfrecord or nasbench_full.tfrecord.")
+@click.option("--force", is_flag=True, help="Rebuild the cache even if it is up to date (or damaged).")
+@click.option("--quiet", "-q", is_flag=True)
+def bench_prepare(name, data_dir, source, force, quiet):
+    """Convert a benchmark's sources into the compact cached table."""
+    console = _console(quiet)
+    with console.status(f"preparing {name}") as status:
+        meta = api.bench_prepare(name, data_dir, source=source, force=force,
+                                 progress=lambda n: status.update(f"read {n:,} records"))
+    click.echo(f"{meta.get('name')}: {meta.get('n_rows'):,} rows -> {meta.get('cache', {}).get('path', '')}".rstrip())
+
+
+@cli.group()
+def methods():
+    """Search methods."""
+
+
+@methods.command("list")
+def methods_list():
+    """List registered methods with what they run on."""
+    from .plugins import METHODS, load_plugins  # noqa: PLC0415
+
+    load_plugins()
+    for name in METHODS.names():
+        cls = METHODS.factory(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        click.echo(f"{name:12s} benchmarks: {','.join(getattr(cls, 'benchmarks', ()))}  {doc}")
+
+
+def main(argv=None):
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="nasharness", standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,78 @@
+"""Typed, validated run configuration. Every check names the field, the value and the fix."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+BUDGET_NAMES = ("ci", "paper")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much a search may spend. ``None`` means unlimited along that axis (at least one must be set)."""
+
+    name: str
+    max_archs: int | None = None
+    max_sim_seconds: float | None = None
+
+    def __post_init__(self):
+        if self.max_archs is None and self.max_sim_seconds is None:
+            raise ConfigError(f"budget {self.name!r} sets neither max_archs nor max_sim_seconds; set at least one.")
+        if self.max_archs is not None and (not isinstance(self.max_archs, int) or self.max_archs < 1
+                                           or self.max_archs > 10_000_000):
+            raise ConfigError(f"max_archs must be an integer in 1..10,000,000, got {self.max_archs!r}.")
+        if self.max_sim_seconds is not None and (not math.isfinite(self.max_sim_seconds)
+                                                 or not 0 < self.max_sim_seconds <= 1e12):
+            raise ConfigError(
+                f"max_sim_seconds must be a positive number of simulated seconds (at most 1e12), got "
+                f"{self.max_sim_seconds!r}."
+            )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One ``nasharness run``. Names are checked against the registries when the run starts."""
+
+    method: str
+    bench: str
+    dataset: str | None = None
+    budget: str = "ci"
+    seed: int = 0
+    data_dir: str | None = None
+    tracking: bool = True
+    tracking_uri: str | None = None
+    experiment: str = "nasharness"
+    out_dir: str = "runs"
+    max_archs: int | None = None
+    max_sim_seconds: float | None = None
+    n_boot: int = 200
+    top_k: tuple[int, ...] = (10, 50)
+    quiet: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.budget not in BUDGET_NAMES:
+            raise ConfigError(f"unknown budget {self.budget!r}; valid: {', '.join(BUDGET_NAMES)}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be an integer in 0..2**32-1, got {self.seed!r}.")
+        if not isinstance(self.n_boot, int) or not 0 <= self.n_boot <= 100_000:
+            raise ConfigError(f"n_boot (bootstrap resamples) must be an integer in 0..100000, got {self.n_boot!r}.")
+        if not self.top_k or any(not isinstance(k, int) or k < 1 for k in self.top_k):
+            raise ConfigError(f"top_k must be positive integers, got {self.top_k!r}.")
+        if not str(self.experiment).strip():
+            raise ConfigError("experiment name must not be empty; pass --experiment NAME.")
+        if self.max_archs is not None or self.max_sim_seconds is not None:
+            Budget("override", self.max_archs, self.max_sim_seconds)  # validates the values
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["top_k"] = list(self.top_k)
+        return d
+
+    @property
+    def out_path(self) -> Path:
+        return Path(self.out_dir).expanduser()

@@ -1,0 +1,102 @@
+"""Small I/O helpers: atomic writes, checksums, and unpicklers that never execute code."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serializable: {type(obj).__name__}")
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    """Resolves only numpy/pandas data classes (and ``builtins.slice`` used by pandas indexes)."""
+
+    def find_class(self, module: str, name: str):
+        if module.split(".")[0] in ("numpy", "pandas") or (module, name) == ("builtins", "slice"):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refusing a persistent id (tensor storage)")
+
+
+class _NoGlobalsUnpickler(_AllowListUnpickler):
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+
+
+def load_data_pickle(path: str | os.PathLike) -> Any:
+    """Load a pickle of numpy/pandas data without executing anything else."""
+    try:
+        with open(path, "rb") as f:
+            return _AllowListUnpickler(f).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as exc:
+        raise DataError(
+            f"cannot read {str(path)!r} as a data pickle ({type(exc).__name__}: {exc}). The file is truncated, "
+            f"corrupt or not the expected source; restore it from the copy described in its PROVENANCE.md."
+        ) from exc
+
+
+def load_plain_torch_save(path: str | os.PathLike) -> Any:
+    """Read a ``torch.save`` zip that holds only plain Python objects, without torch and without globals."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith("/data.pkl")]
+            if len(names) != 1:
+                raise pickle.UnpicklingError(f"expected one data.pkl in the archive, found {len(names)}")
+            return _NoGlobalsUnpickler(io.BytesIO(z.read(names[0]))).load()
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"cannot read {str(path)!r} as a torch.save archive of plain data ({type(exc).__name__}: {exc}). "
+            f"The file is truncated or corrupt; restore it from the copy described in its PROVENANCE.md."
+        ) from exc

@@ -1,0 +1,82 @@
+"""Random search with a real cost model (Li & Talwalkar 2019; the NB201/NATS-Bench RS baseline).
+
+Architectures are drawn uniformly without replacement (with the run's ``numpy.random.Generator``) among those the
+table labels with both the proxy and the truth. Each one is "trained" by reading the budgeted proxy (e.g. 12-epoch
+validation accuracy) and charged its simulated training time for the proxy epochs. The search stops before the arch
+that would exceed the simulated-time budget, or at the arch-count budget. The pick is the best proxy value (ties: the
+first evaluated). The harness reports the pick's truth, its regret, and the proxy-vs-truth ranking over all archs
+the search saw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Budget
+from ..errors import ConfigError
+from ..plugins import METHODS
+from .base import SearchContext, SearchOutcome
+
+#: ``paper`` budgets in simulated seconds, the order of magnitude of the NATS-Bench topology-space searches
+#: (2e4 s CIFAR-10, 4e4 s CIFAR-100, 1.2e5 s ImageNet16-120); NB101 gets 1e6 s (a few thousand 12-epoch runs).
+PAPER_SECONDS = {("201", "cifar10"): 2e4, ("201", "cifar100"): 4e4, ("201", "ImageNet16-120"): 1.2e5,
+                 ("101", "cifar10"): 1e6}
+CI_ARCHS = 100
+
+
+@METHODS.register("random")
+class RandomSearch:
+    """Uniform random search over labeled architectures, budgeted by simulated training time or arch count."""
+
+    name = "random"
+    kind = "black-box"
+    benchmarks = ("201", "101")
+
+    def __init__(self, config):
+        self.config = config
+
+    def budget(self, bench: str, dataset: str) -> Budget:
+        c = self.config
+        if c.max_archs is not None or c.max_sim_seconds is not None:
+            return Budget(f"{c.budget}+override", c.max_archs, c.max_sim_seconds)
+        if c.budget == "ci":
+            return Budget("ci", max_archs=CI_ARCHS)
+        return Budget("paper", max_sim_seconds=PAPER_SECONDS[(bench, dataset)])
+
+    def search(self, ctx: SearchContext) -> SearchOutcome:
+        bench, proto, budget = ctx.bench, ctx.protocol, ctx.budget
+        proxy, final = bench.column(proto.proxy), bench.column(proto.final)
+        universe = np.flatnonzero(np.isfinite(proxy) & np.isfinite(final))
+        order = ctx.rng.permutation(universe)
+        cost = bench.proxy_cost(order, proto)
+        cum = np.cumsum(cost)
+        n = len(order)
+        if budget.max_sim_seconds is not None:
+            n = int(np.searchsorted(cum, budget.max_sim_seconds, side="right"))
+        if budget.max_archs is not None:
+            n = min(n, budget.max_archs)
+        if n < 1:
+            raise ConfigError(
+                f"the simulated-time budget {budget.max_sim_seconds:g} s is below the cost of one proxy evaluation "
+                f"({cost[0]:.0f} s); raise --max-sim-seconds."
+            )
+        seen = order[:n]
+        scores = proxy[seen]
+        ctx.progress(n, n)
+        # Incumbent after each evaluation: the first arch with the best proxy so far.
+        best_so_far = np.maximum.accumulate(scores)
+        new_best = np.r_[True, best_so_far[1:] > best_so_far[:-1]]
+        incumbent = seen[np.maximum.accumulate(np.where(new_best, np.arange(n), 0))]
+        trajectory = [
+            {"step": int(i), "sim_seconds": float(cum[i]), "incumbent": int(incumbent[i]),
+             f"incumbent/{proto.proxy}": float(proxy[incumbent[i]]),
+             f"incumbent/{proto.final}": float(final[incumbent[i]])}
+            for i in range(n)
+        ]
+        notes = []
+        if n == len(universe):
+            notes.append(f"the budget covered all {n} labeled architectures: the search was exhaustive")
+        return SearchOutcome(
+            chosen=int(incumbent[-1]), scored=seen, scores=scores, score_name=proto.proxy,
+            sim_seconds=float(cum[n - 1]), trajectory=trajectory, notes=notes,
+        )

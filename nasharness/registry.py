@@ -1,0 +1,54 @@
+"""One registry per plugin kind. Registries store factories; nothing is constructed at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from .errors import unknown_name
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps names to factories. ``get`` raises a :class:`UserError` listing the valid names."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._factories: dict[str, Callable[..., T]] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        def deco(factory: Callable[..., T]) -> Callable[..., T]:
+            for key in (name, *aliases):
+                if key in self._factories or key in self._aliases:
+                    raise ValueError(f"{self.kind} {key!r} is registered twice")
+            self._factories[name] = factory
+            for alias in aliases:
+                self._aliases[alias] = name
+            return factory
+
+        return deco
+
+    def canonical(self, name: str) -> str:
+        key = str(name).strip()
+        key = self._aliases.get(key, key)
+        if key not in self._factories:
+            raise unknown_name(self.kind, name, self.names())
+        return key
+
+    def factory(self, name: str) -> Callable[..., T]:
+        return self._factories[self.canonical(name)]
+
+    def get(self, name: str, *args, **kwargs) -> T:
+        """Build the plugin ``name`` by calling its factory with the given arguments."""
+        return self.factory(name)(*args, **kwargs)
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self._factories or name in self._aliases)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())

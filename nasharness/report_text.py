@@ -1,0 +1,42 @@
+"""The short summary table printed at the end of every run."""
+
+from __future__ import annotations
+
+from .results import RunResult
+
+
+def print_summary(result: RunResult, console) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    final = result.protocol["final"]
+    table = Table(title=f"nasharness run: {result.method} on NAS-Bench-{result.bench} / {result.dataset} "
+                        f"(seed {result.seed}, budget {result.budget})", show_header=True, header_style="bold")
+    table.add_column("quantity")
+    table.add_column("value", overflow="fold")
+    table.add_row("chosen arch", f"{result.chosen['arch']} (index {result.chosen['index']})")
+    for name, v in result.truth.items():
+        table.add_row(f"chosen {name}", f"{v:.4f}")
+    best = result.protocol["best_in_table"]
+    table.add_row(f"regret {final}", f"{result.regret[final]:.4f} (best candidate {best:.4f})")
+    scores = result.protocol["ranking_scores"]
+    for key in ("kendall_tau", "spearman", "precision@10", "regret@10"):
+        r = result.ranking.get(f"rank/{final}/{key}")
+        if r:
+            ci = f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if "ci_low" in r else ""
+            table.add_row(f"{key} ({scores} vs {final})", f"{r['value']:.4f}{ci}  n={r['n']}")
+    table.add_row("architectures evaluated", f"{result.n_evaluated:,}")
+    table.add_row("simulated training cost", f"{result.costs['simulated_train_s']:,.0f} s "
+                                              f"({result.costs['simulated_train_s'] / 3600:.2f} GPU-h as tabulated)")
+    wall, mem = result.costs["total/wall_s"], result.costs["peak_mem_mb"]
+    table.add_row("wall time / peak memory", f"{wall:.2f} s / {mem:.0f} MB")
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(f"result: {result.run_dir}/result.json")
+    t = result.tracking
+    if t.get("run_id"):
+        console.print(f"logged to MLflow: {t['uri']} (experiment {t['experiment']!r}, run {t['run_id']}); "
+                      f"view with `mlflow ui --backend-store-uri {t['uri']}`")
+    elif t.get("error"):
+        console.print(f"[yellow]warning: not logged to MLflow {t.get('uri')!r}: {t['error']}. The result is safe "
+                      f"in the run directory.[/yellow]")

@@ -1,0 +1,88 @@
+"""Search spaces: architecture encodings, validation, canonical forms, sampling and mutation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class NB201Space:
+    """Cells as arch strings; uniform sampling over the 5^6 op assignments; mutation changes one edge's op."""
+
+    name = "nb201"
+
+    def choices(self) -> list[tuple[str, ...]]:
+        from . import nb201  # noqa: PLC0415
+
+        return [nb201.OPS] * len(nb201.EDGES)
+
+    def sample(self, rng: np.random.Generator) -> str:
+        from . import nb201  # noqa: PLC0415
+
+        return nb201.format_arch([nb201.OPS[i] for i in rng.integers(0, len(nb201.OPS), len(nb201.EDGES))])
+
+    def mutate(self, arch: str, rng: np.random.Generator) -> str:
+        from . import nb201  # noqa: PLC0415
+
+        ops = list(nb201.parse_arch(arch))
+        e = int(rng.integers(len(ops)))
+        ops[e] = [o for o in nb201.OPS if o != ops[e]][int(rng.integers(len(nb201.OPS) - 1))]
+        return nb201.format_arch(ops)
+
+    def validate(self, arch: str) -> str:
+        from . import nb201  # noqa: PLC0415
+
+        return nb201.format_arch(nb201.parse_arch(arch))
+
+
+class NB101Space:
+    """Valid pruned specs; sampling draws a random DAG and ops and rejects invalid ones; mutation flips an edge
+    or changes an op (rejecting invalid results)."""
+
+    name = "nb101"
+
+    def sample(self, rng: np.random.Generator):
+        from . import nb101  # noqa: PLC0415
+
+        n = nb101.MAX_VERTICES
+        while True:
+            m = np.triu(rng.integers(0, 2, (n, n)), 1)
+            ops = [nb101.INPUT] + [nb101.OPS[i] for i in rng.integers(0, 3, n - 2)] + [nb101.OUTPUT]
+            try:
+                return nb101.make_spec(m, ops)
+            except nb101.SpecError:
+                continue
+
+    def mutate(self, spec, rng: np.random.Generator, max_tries: int = 1000):
+        from . import nb101  # noqa: PLC0415
+
+        m = spec.numpy().astype(int)
+        ops = list(spec.ops)
+        n = len(ops)
+        for _ in range(max_tries):
+            m2, ops2 = m.copy(), list(ops)
+            if n > 2 and rng.random() < 0.5:
+                v = int(rng.integers(1, n - 1))
+                ops2[v] = [o for o in nb101.OPS if o != ops2[v]][int(rng.integers(2))]
+            else:
+                i, j = sorted(rng.choice(n, 2, replace=False))
+                m2[i, j] = 1 - m2[i, j]
+            try:
+                new = nb101.make_spec(m2, ops2)
+            except nb101.SpecError:
+                continue
+            if new.hash() != spec.hash():
+                return new
+        raise RuntimeError("no valid mutation found")  # pragma: no cover - practically unreachable
+
+    def validate(self, spec):
+        from . import nb101  # noqa: PLC0415
+
+        return nb101.make_spec(spec.matrix, spec.ops) if isinstance(spec, nb101.Spec) else nb101.make_spec(*spec)
+
+
+def register_builtin() -> None:
+    from ..plugins import SPACES  # noqa: PLC0415
+
+    if "nb201" not in SPACES:
+        SPACES.register("nb201")(NB201Space)
+        SPACES.register("nb101")(NB101Space)

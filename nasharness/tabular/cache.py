@@ -1,0 +1,125 @@
+"""Build-once, load-fast cache of converted benchmark tables.
+
+A table is stored as ``<name>.parquet`` plus a sidecar ``<name>.json`` holding the format version, the sha256,
+size and mtime of every source file, and the sha256 of the parquet file itself. On load:
+
+* a source whose size/mtime changed is re-hashed; a changed sha256 (or format version, or source list) rebuilds;
+* a parquet file that does not match its recorded sha256, or cannot be read, is a :class:`CacheError` that says how
+  to rebuild it (we never silently trust a damaged cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CacheError, DataError
+from ..io import atomic_write, atomic_write_json, sha256_file
+from ..paths import cache_dir
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file of a converter, with the sha256 it must have when known (None: any content)."""
+
+    key: str
+    path: Path
+    expected_sha256: str | None = None
+
+
+def _stat(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def check_source(src: Source, sha: str | None = None) -> str:
+    """Return the source's sha256, raising a DataError when it is not the expected file."""
+    sha = sha or sha256_file(src.path)
+    if src.expected_sha256 and sha != src.expected_sha256:
+        raise DataError(
+            f"source file {str(src.path)!r} has sha256 {sha}, expected {src.expected_sha256} (the value in its "
+            f"PROVENANCE.md). It is corrupt, truncated or a different version; restore the original file."
+        )
+    return sha
+
+
+def cache_paths(name: str, root: Path) -> tuple[Path, Path]:
+    tag = hashlib.md5(str(root).encode()).hexdigest()[:10]
+    base = cache_dir() / f"{name}-{tag}"
+    return base.with_suffix(".parquet"), base.with_suffix(".json")
+
+
+def _sources_unchanged(meta: dict, sources: list[Source]) -> bool:
+    recorded = meta.get("sources", {})
+    if set(recorded) != {s.key for s in sources}:
+        return False
+    for s in sources:
+        rec = recorded[s.key]
+        if {"size": rec.get("size"), "mtime_ns": rec.get("mtime_ns")} == _stat(s.path):
+            continue
+        if check_source(s) != rec.get("sha256"):
+            return False
+    return True
+
+
+def load_or_build(
+    name: str,
+    root: Path,
+    sources: list[Source],
+    build: Callable[[Mapping[str, Path]], pd.DataFrame],
+    format_version: int,
+    *,
+    force: bool = False,
+    extra_meta: Callable[[pd.DataFrame], dict] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Return ``(table, metadata)``, converting the sources only when the cache is absent or stale."""
+    table_path, meta_path = cache_paths(name, root)
+    if not force and table_path.exists() and meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise _corrupt(name, meta_path, exc) from exc
+        if meta.get("format_version") == format_version and _sources_unchanged(meta, sources):
+            if sha256_file(table_path) != meta.get("table_sha256"):
+                raise _corrupt(name, table_path, "its sha256 does not match the one recorded when it was built")
+            try:
+                table = pd.read_parquet(table_path)
+            except Exception as exc:  # pyarrow raises several types for damaged files
+                raise _corrupt(name, table_path, exc) from exc
+            meta["cache"] = {"path": str(table_path), "hit": True}
+            return table, meta
+
+    t0 = time.perf_counter()
+    shas = {s.key: check_source(s) for s in sources}
+    table = build({s.key: s.path for s in sources})
+    meta = {
+        "name": name,
+        "format_version": format_version,
+        "data_root": str(root),
+        "sources": {s.key: {"path": str(s.path), "sha256": shas[s.key], **_stat(s.path)} for s in sources},
+        "n_rows": len(table),
+        "columns": list(map(str, table.columns)),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(time.perf_counter() - t0, 3),
+    }
+    if extra_meta:
+        meta.update(extra_meta(table))
+    atomic_write(table_path, lambda tmp: table.to_parquet(tmp, index=False, compression="zstd"))
+    meta["table_sha256"] = sha256_file(table_path)
+    atomic_write_json(meta_path, meta)
+    meta["cache"] = {"path": str(table_path), "hit": False}
+    return table, meta
+
+
+def _corrupt(name: str, path: Path, why: object) -> CacheError:
+    return CacheError(
+        f"the cached {name} table {str(path)!r} is damaged ({why}). Rebuild it from the sources with "
+        f"`nasharness bench prepare {name.split('-')[0].removeprefix('nb')} --force`, or delete the file; "
+        f"nothing else is lost (the sources are untouched)."
+    )
