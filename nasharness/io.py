@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -78,7 +79,8 @@ class _NoGlobalsUnpickler(_AllowListUnpickler):
 def load_data_pickle(path: str | os.PathLike) -> Any:
     """Load a pickle of numpy/pandas data without executing anything else."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # old pickles name numpy.core.* paths
             return _AllowListUnpickler(f).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as exc:
         raise DataError(

@@ -1,0 +1,63 @@
+"""The converted-table cache: invalidation on source/format changes, loud failure on damage."""
+
+import os
+import shutil
+
+import pytest
+
+from nasharness.errors import CacheError, DataError
+from nasharness.tabular import cache, nb201
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def data_copy(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("NASHARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    dst = tmp_path / "data"
+    shutil.copytree(data_dir / "nb201", dst / "nb201")
+    return dst
+
+
+def test_cold_then_warm_then_touched(data_copy):
+    b1 = nb201.load(data_copy)
+    assert b1.meta["cache"]["hit"] is False
+    b2 = nb201.load(data_copy)
+    assert b2.meta["cache"]["hit"] is True and b2.table.equals(b1.table)
+    csv = data_copy / nb201.CSV
+    os.utime(csv, ns=(1, 1))  # same bytes, new mtime: re-hashed, still a hit
+    assert nb201.load(data_copy).meta["cache"]["hit"] is True
+
+
+def test_format_version_change_rebuilds(data_copy, monkeypatch):
+    nb201.load(data_copy)
+    monkeypatch.setattr(nb201, "FORMAT_VERSION", nb201.FORMAT_VERSION + 1)
+    assert nb201.load(data_copy).meta["cache"]["hit"] is False
+
+
+def test_changed_source_is_detected(data_copy):
+    nb201.load(data_copy)
+    csv = data_copy / nb201.CSV
+    csv.write_text(csv.read_text()[: -5000])  # truncated
+    with pytest.raises(DataError, match="has sha256 .* expected cb5d777e"):
+        nb201.load(data_copy)
+
+
+def test_truncated_cache_is_a_clear_error_with_the_fix(data_copy):
+    nb201.load(data_copy)
+    table_path, _ = cache.cache_paths("nb201", data_copy.resolve())
+    table_path.write_bytes(table_path.read_bytes()[:1000])
+    with pytest.raises(CacheError, match=r"damaged.*nasharness bench prepare 201 --force"):
+        nb201.load(data_copy)
+    assert nb201.load(data_copy, force=True).size == 15_625  # the documented fix works
+
+
+def test_missing_files_are_named(data_copy):
+    (data_copy / nb201.MINI).unlink()
+    with pytest.raises(DataError, match="lacks the NAS-Bench-201 source file.*mini-bench-arch-cell-accs.pd"):
+        nb201.load(data_copy)
+
+
+def test_missing_data_dir(tmp_path):
+    with pytest.raises(DataError, match="does not exist.*--data-dir.*NASHARNESS_DATA_DIR"):
+        nb201.load(tmp_path / "nowhere")

@@ -1,0 +1,94 @@
+"""The command line: the README's commands, MLflow logging, and user errors (exit 2, one paragraph)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from nasharness.cli import cli
+
+pytestmark = pytest.mark.integration
+
+
+def invoke(*args, env=None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_run_logs_to_mlflow_with_named_metrics(tmp_path, mlflow_uri):
+    r = invoke("run", "--method", "random", "--bench", "201", "--tracking-uri", mlflow_uri, "--out-dir",
+               str(tmp_path), "--experiment", "cli-test", "--bootstrap", "20")
+    assert r.exit_code == 0, r.output
+    assert "kendall_tau" in r.output and "logged to MLflow" in r.output
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    exp = client.get_experiment_by_name("cli-test")
+    (run,) = client.search_runs([exp.experiment_id])
+    m = run.data.metrics
+    assert m["rank/cifar10/ori-test_at_200/kendall_tau/n"] == 100
+    assert "rank/cifar10/ori-test_at_200/kendall_tau/ci_low" in m
+    assert "chosen/cifar10/ori-test_at_200" in m and "regret/cifar10/ori-test_at_200" in m
+    assert "cost/simulated_train_s" in m and "cost/peak_mem_mb" in m and "cost/total/wall_s" in m
+    p = run.data.params
+    assert p["method"] == "random" and p["bench"] == "201" and p["dataset"] == "cifar10" and p["seed"] == "0"
+    assert p["env/nasharness"] == "0.1.0" and "env/git_commit" in p and p["chosen_arch"].startswith("|")
+    hist = client.get_metric_history(run.info.run_id, "trajectory/incumbent/cifar10/ori-test_at_200")
+    assert len(hist) == 100 and sorted(h.step for h in hist) == list(range(100))
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["result.json"]
+
+
+def test_unreachable_tracking_keeps_the_result(tmp_path):
+    r = invoke("run", "-m", "random", "-b", "201", "--tracking-uri", "http://127.0.0.1:9", "--out-dir",
+               str(tmp_path), "--bootstrap", "0", env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                                                         "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"})
+    assert r.exit_code == 0, r.output
+    assert "not logged to MLflow" in r.output
+    (result,) = tmp_path.glob("*/result.json")
+    saved = json.loads(result.read_text())
+    assert saved["tracking"]["error"] and saved["n_evaluated"] == 100
+
+
+def test_json_output_and_101(tmp_path):
+    r = invoke("run", "-m", "random", "-b", "101", "--no-tracking", "--out-dir", str(tmp_path), "--json", "-q")
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.output[: r.output.rindex("}") + 1])
+    assert payload["bench"] == "101" and payload["ranking"]["rank/val@108/kendall_tau"]["n"] == 100
+
+
+def test_bench_and_methods_commands():
+    assert invoke("bench", "list").output.split() == ["101", "201"]
+    info = invoke("bench", "info", "101").output
+    assert "1,342 of 423,624 architectures present" in info and "test@108" in info
+    assert "15,625 of 15,625" in invoke("bench", "info", "201").output
+    assert invoke("methods", "list").output.startswith("random")
+    assert invoke("bench", "prepare", "201").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "-m", "fairnass", "-b", "201"], "unknown method 'fairnass'; valid: random"),
+        (["run", "-m", "random", "-b", "301"], "unknown benchmark '301'; valid: 101, 201"),
+        (["run", "-m", "random", "-b", "201", "-d", "cifar1000"], "valid: ImageNet16-120, cifar10, cifar100"),
+        (["run", "-m", "random", "-b", "101", "-d", "cifar100"], "valid: cifar10"),
+        (["run", "-m", "random", "-b", "201", "--max-archs", "-3"], "max_archs must be"),
+        (["run", "-m", "random", "-b", "201", "--max-sim-seconds", "1"], "below the cost of one proxy evaluation"),
+        (["run", "-m", "random", "-b", "201", "--data-dir", "/nonexistent"], "does not exist"),
+        (["bench", "info", "nb999"], "unknown benchmark 'nb999'"),
+        (["bench", "prepare", "201", "--source", "x.tfrecord"], "--source is for the official NAS-Bench-101"),
+        (["bench", "prepare", "101", "--source", "/nonexistent.tfrecord"], "does not exist"),
+    ],
+)
+def test_user_errors_exit_2_without_traceback(tmp_path, args, message):
+    r = CliRunner().invoke(cli, [*args, *(["--no-tracking", "--out-dir", str(tmp_path)] if args[0] == "run" else [])])
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+    assert not list(tmp_path.glob("*/result.json"))  # nothing half-written
+
+
+def test_console_script_exit_code():
+    r = subprocess.run([sys.executable, "-m", "nasharness.cli", "run", "-m", "nope", "-b", "201"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error: unknown method 'nope'")
