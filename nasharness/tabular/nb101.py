@@ -24,14 +24,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..io import atomic_write, atomic_write_json, sha256_file
+from ..io import atomic_write_json, sha256_file
 from ..paths import cache_dir, require_files, resolve_data_dir
 from ..spaces import nb101 as space
 from .base import Protocol, TabularBenchmark
-from .cache import Source, load_or_build
+from .cache import Source, load_or_build, read_table, write_table
 from .nb101_tfrecord import iter_records
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 EPOCHS = (4, 12, 36, 108)
 VIS = "nb101/nasbench-vis/data-1k.json"
 UNION = "nb101/naslib/nb101_dummy_union.json"
@@ -252,7 +252,7 @@ def prepare_full(source: str | Path, *, verify_hashes: bool = True, progress=Non
         )
     table = build_full(source, verify_hashes=verify_hashes, progress=progress)
     table_path, meta_path = full_table_paths()
-    atomic_write(table_path, lambda tmp: table.to_parquet(tmp, index=False, compression="zstd"))
+    write_table(table, table_path)
     meta = {"name": "nb101-full", "format_version": FORMAT_VERSION,
             "sources": {"official": {"path": str(source), "sha256": sha256_file(source)}},
             "n_rows": len(table), "table_sha256": sha256_file(table_path)}
@@ -321,11 +321,8 @@ def load(data_dir: str | Path | None = None, *, force: bool = False, full: bool 
     table_path, meta_path = full_table_paths()
     if full is not False and table_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        from .cache import _corrupt  # noqa: PLC0415 - shared message
-
-        if sha256_file(table_path) != meta.get("table_sha256"):
-            raise _corrupt("nb101-full", table_path, "its sha256 does not match the one recorded when prepared")
-        return NB101(pd.read_parquet(table_path), meta)
+        meta["cache"] = {"path": str(table_path), "hit": True}
+        return NB101(read_table(table_path, "nb101-full"), meta)
     if full:
         raise DataError("the full NAS-Bench-101 table is not prepared; run `nasharness bench prepare 101 --source "
                         "nasbench_only108.tfrecord` first.")

@@ -33,7 +33,7 @@ from ..spaces import nb201 as space
 from .base import Protocol, TabularBenchmark
 from .cache import Source, load_or_build
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 N = space.N_ARCHS
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 N_CLASSES = {"cifar10": 10, "cifar10-valid": 10, "cifar100": 100, "ImageNet16-120": 120}
@@ -124,8 +124,6 @@ def convert_nats_csv(path: Path) -> pd.DataFrame:
         if not np.isfinite(vals).all():
             raise _bad(path, f"column {src} has missing or non-numeric values")
         out[dst] = vals
-    if "UniqueString" in raw.columns:
-        out["raw/nats-unique-str"] = raw["UniqueString"].astype(str)
     return out
 
 

@@ -61,3 +61,13 @@ def test_missing_files_are_named(data_copy):
 def test_missing_data_dir(tmp_path):
     with pytest.raises(DataError, match="does not exist.*--data-dir.*NASHARNESS_DATA_DIR"):
         nb201.load(tmp_path / "nowhere")
+
+
+def test_flipped_byte_in_cache_is_detected(data_copy):
+    nb201.load(data_copy)
+    table_path, _ = cache.cache_paths("nb201", data_copy.resolve())
+    raw = bytearray(table_path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    table_path.write_bytes(bytes(raw))
+    with pytest.raises(CacheError, match="damaged"):
+        nb201.load(data_copy)

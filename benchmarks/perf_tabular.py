@@ -1,0 +1,115 @@
+"""Speed of the tabular layer, measured as ratios against references in the same run.
+
+    python benchmarks/perf_tabular.py [--data-dir DIR] [--out results/perf_tabular.csv]
+
+Measures cold cache build, warm load, re-reading the original sources (the reference for the warm load), 1M
+vectorized lookups, single-lookup latency (by index and by arch string), and Kendall tau over all 15,625 NB201
+architectures against ``scipy.stats.kendalltau``. Uses a temporary cache directory so the user's cache is untouched.
+Targets (issue #3): warm load >= 5x faster than re-reading the sources; 1M lookups well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def timed(fn, repeat: int) -> float:
+    """Median wall seconds of ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "results" / "perf_tabular.csv"))
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
+    os.environ["NASHARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="nasharness-perf-")
+
+    import scipy.stats as ss  # noqa: PLC0415
+
+    from nasharness.metrics import kendall_tau  # noqa: PLC0415
+    from nasharness.paths import resolve_data_dir  # noqa: PLC0415
+    from nasharness.tabular import nb101, nb201  # noqa: PLC0415
+
+    root = resolve_data_dir(args.data_dir)
+    paths = {s.key: s.path for s in nb201.sources(root)}
+    latency = [paths[k] for k in paths if k.startswith(nb201.HELP_LATENCY_DIR)]
+
+    def reread_sources():
+        nb201.convert_nats_csv(paths[nb201.CSV])
+        nb201.convert_ctpe(paths[nb201.CTPE])
+        nb201.convert_mini(paths[nb201.MINI])
+        nb201.convert_help(paths[nb201.HELP_MAP], latency)
+
+    rows = []
+
+    def add(name, seconds, unit="s", reference=None, ref_seconds=None, note=""):
+        ratio = ref_seconds / seconds if ref_seconds else None
+        rows.append({"measurement": name, "value": f"{seconds:.6g}", "unit": unit, "reference": reference or "",
+                     "reference_value": f"{ref_seconds:.6g}" if ref_seconds else "",
+                     "speedup_vs_reference": f"{ratio:.2f}" if ratio else "", "note": note})
+        versus = f"x{ratio:.2f} vs {reference}" if ratio else ""
+        print(f"{name:48s} {seconds:12.6g} {unit:4s} {versus}")
+
+    cold = timed(lambda: nb201.load(root, force=True), 1)
+    reread = timed(reread_sources, args.repeat)
+    warm = timed(lambda: nb201.load(root), args.repeat)
+    add("nb201 cold build (convert + write cache)", cold)
+    add("nb201 re-read original sources", reread)
+    add("nb201 warm load (cache hit, checksums verified)", warm, reference="re-read original sources",
+        ref_seconds=reread, note="target >= 5x")
+    bench = nb201.load(root)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, bench.size, 1_000_000)
+    bench.column("cifar10/ori-test@200")
+    vec = timed(lambda: bench.query_many(idx, "cifar10/ori-test@200"), args.repeat)
+    add("nb201 1M vectorized lookups", vec, note="target well under 1 s")
+    loop_idx = idx[:20_000].tolist()
+    t_single = timed(lambda: [bench.query(i, "cifar10/ori-test@200") for i in loop_idx], 3) / len(loop_idx)
+    add("nb201 single lookup by index", t_single * 1e6, unit="us")
+    archs = [bench.key_of(i) for i in loop_idx[:5000]]
+    t_str = timed(lambda: [bench.query(a, "cifar10/ori-test@200") for a in archs], 3) / len(archs)
+    add("nb201 single lookup by arch string", t_str * 1e6, unit="us", note="includes parsing/validating the string")
+    a = bench.column("cifar10-valid/x-valid@12")
+    b = bench.column("cifar10/ori-test@200")
+    ours = timed(lambda: kendall_tau(a, b), args.repeat * 4)
+    ref = timed(lambda: ss.kendalltau(a, b), args.repeat * 4)
+    add("kendall tau-b over 15,625 (ours)", ours, reference="scipy.stats.kendalltau", ref_seconds=ref,
+        note=f"values equal: {abs(kendall_tau(a, b).value - ss.kendalltau(a, b).statistic) < 1e-12}")
+    add("kendall tau-b over 15,625 (scipy)", ref)
+    cold101 = timed(lambda: nb101.load(root, force=True, full=False), 1)
+    warm101 = timed(lambda: nb101.load(root, full=False), args.repeat)
+    add("nb101 slices cold build", cold101)
+    add("nb101 slices warm load", warm101, reference="nb101 slices cold build", ref_seconds=cold101)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d")}
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*rows[0], *meta])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, **meta})
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
