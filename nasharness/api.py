@@ -143,6 +143,17 @@ def bench_info(name: str, data_dir=None) -> dict:
     return get_benchmark(name, data_dir).info()
 
 
+def bench_query(name: str, arch: str, metrics: list[str] | None = None, data_dir=None) -> dict:
+    """One architecture's row: by index (digits) or key (NB201 arch string / NB101 hash)."""
+    bench = get_benchmark(name, data_dir)
+    key: str | int = int(arch) if str(arch).strip().lstrip("-").isdigit() else arch
+    i = bench.index_of(key)
+    names = list(metrics) if metrics else bench.metrics
+    out = {"index": i, "arch": bench.key_of(i)}
+    out.update({m: bench.query(i, m) for m in names})
+    return out
+
+
 def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force: bool = False,
                   progress=None) -> dict:
     """Convert a benchmark's sources into the cache (``source``: an official NB101 .tfrecord)."""
@@ -158,4 +169,4 @@ def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force:
     return {k: v for k, v in bench.meta.items() if k != "columns"}
 
 
-__all__ = ["NullTracker", "bench_info", "bench_prepare", "run"]
+__all__ = ["NullTracker", "bench_info", "bench_prepare", "bench_query", "run"]

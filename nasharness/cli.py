@@ -104,6 +104,18 @@ def bench_info(name, data_dir, as_json):
         click.echo(f"  {m:45s} {n:>8,}")
 
 
+@bench.command("query")
+@click.argument("name")
+@click.argument("arch")
+@click.option("--metric", "metrics", multiple=True, help="Metric(s) to show (default: all).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+def bench_query(name, arch, metrics, data_dir):
+    """Look up one architecture: ARCH is an index, an NB201 arch string or an NB101 spec hash."""
+    row = api.bench_query(name, arch, list(metrics), data_dir)
+    for k, v in row.items():
+        click.echo(f"{k:45s} {v}")
+
+
 @bench.command("prepare")
 @click.argument("name")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)

@@ -79,6 +79,12 @@ def test_bench_and_methods_commands():
         (["bench", "info", "nb999"], "unknown benchmark 'nb999'"),
         (["bench", "prepare", "201", "--source", "x.tfrecord"], "--source is for the official NAS-Bench-101"),
         (["bench", "prepare", "101", "--source", "/nonexistent.tfrecord"], "does not exist"),
+        (["bench", "query", "201", "|nor_conv_3x3~0|+|none~0|"], "malformed NB201 arch string"),
+        (["bench", "query", "201", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown NB201 operation"),
+        (["bench", "query", "201", "15625"], "out of range for NAS-Bench-201: valid indices are 0..15624"),
+        (["bench", "query", "201", "--", "-1"], "out of range"),
+        (["bench", "query", "101", "ffffffffffffffffffffffffffffffff"], "not in the NAS-Bench-101 table"),
+        (["bench", "query", "201", "0", "--metric", "cifar10/test@200"], "unknown metric 'cifar10/test@200'"),
     ],
 )
 def test_user_errors_exit_2_without_traceback(tmp_path, args, message):
@@ -86,6 +92,29 @@ def test_user_errors_exit_2_without_traceback(tmp_path, args, message):
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
     assert not list(tmp_path.glob("*/result.json"))  # nothing half-written
+
+
+def test_bench_query():
+    out = invoke("bench", "query", "201", "6111", "--metric", "cifar10/ori-test@200").output
+    assert "94.37333" in out and "|nor_conv_3x3~0|" in out
+    arch = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    assert "\n1651" in "\n" + invoke("bench", "query", "201", arch).output.split("index")[1].strip()
+
+
+def test_corrupt_cache_from_the_cli(data_dir, tmp_path, monkeypatch):
+    import shutil
+
+    from nasharness.tabular import cache
+
+    monkeypatch.setenv("NASHARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    shutil.copytree(data_dir / "nb201", tmp_path / "data" / "nb201")
+    assert invoke("bench", "prepare", "201", "--data-dir", str(tmp_path / "data")).exit_code == 0
+    table_path, _ = cache.cache_paths("nb201", (tmp_path / "data").resolve())
+    table_path.write_bytes(table_path.read_bytes()[:500])
+    r = CliRunner().invoke(cli, ["bench", "info", "201", "--data-dir", str(tmp_path / "data")])
+    assert r.exit_code == 2 and "bench prepare 201 --force" in r.output and "Traceback" not in r.output
+    r = invoke("bench", "prepare", "201", "--force", "--data-dir", str(tmp_path / "data"))
+    assert r.exit_code == 0 and "15,625 rows" in r.output
 
 
 def test_console_script_exit_code():
