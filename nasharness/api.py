@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from .results import RunResult
 from .tracking import MLflowTracker, NullTracker
 
 
-def _check_names(config: RunConfig):
+def check_config(config: RunConfig):
+    """Resolve and cross-check the plugin names of a config (cheap; no data is loaded)."""
     load_plugins()
     method_cls = get_method(config.method)
     bench = BENCHMARKS.canonical(config.bench)
@@ -31,10 +33,54 @@ def _check_names(config: RunConfig):
     return method_cls, bench
 
 
+def _config_key(config: RunConfig) -> dict:
+    """The parts of a config that must match for ``--resume`` to continue a run."""
+    d = config.to_dict()
+    for k in ("quiet", "resume", "tracking", "tracking_uri", "experiment", "out_dir"):
+        d.pop(k, None)
+    return d
+
+
+def _prepare_run_dir(config: RunConfig, method: str, bench: str, dataset: str) -> Path:
+    """A new run directory with ``config.json``, or with ``resume`` the newest unfinished one with the same config."""
+    out = config.out_path
+    key = _config_key(config)
+    if config.resume and out.is_dir():
+        for d in sorted((p for p in out.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True):
+            cfg, done = d / "config.json", d / "result.json"
+            if cfg.exists() and not done.exists():
+                try:
+                    saved = json.loads(cfg.read_text())
+                except ValueError:
+                    continue
+                if saved == key:
+                    return d
+    if config.resume:
+        raise UserError(f"--resume found no unfinished run with this configuration under {str(out)!r}; run without "
+                        f"--resume to start one (or pass the same --out-dir and options as the killed run).")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = out / f"{stamp}-{method}-{bench}-{dataset}-s{config.seed}-{uuid.uuid4().hex[:6]}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+        atomic_write_json(run_dir / "config.json", key)
+    except OSError as exc:
+        raise UserError(f"cannot create the run directory {str(run_dir)!r} ({exc.strerror}); pass a writable "
+                        f"--out-dir.") from exc
+    return run_dir
+
+
+def _discard_if_empty(run_dir: Path) -> None:
+    """Remove a run directory that holds nothing but its config (no checkpoint worth resuming)."""
+    if {p.name for p in run_dir.iterdir()} <= {"config.json"}:
+        for p in run_dir.iterdir():
+            p.unlink()
+        run_dir.rmdir()
+
+
 def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None,
         status: Callable[[str], None] | None = None) -> RunResult:
     """Run one search on one benchmark, score it against the table's truth, write and log the result."""
-    method_cls, bench_name = _check_names(config)
+    method_cls, bench_name = check_config(config)
     say = status or (lambda msg: None)
     phases: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -44,31 +90,53 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
     bench = get_benchmark(bench_name, config.data_dir)
     phases["load"] = time.perf_counter() - t0
     dataset = bench.check_dataset(config.dataset or bench.datasets[0])
-    proto = bench.protocol(dataset)
     method = method_cls(config)
+    proto = method.protocol(bench, dataset) if hasattr(method, "protocol") else bench.protocol(dataset)
     budget = method.budget(bench_name, dataset)
+    method_name = METHODS.canonical(config.method)
+    run_dir = _prepare_run_dir(config, method_name, bench_name, dataset)
     search_seed, boot_seed = np.random.SeedSequence(config.seed).spawn(2)
 
     t0 = time.perf_counter()
-    say(f"searching with {config.method}")
+    say(f"searching with {method_name}")
     ctx = SearchContext(bench, proto, budget, np.random.default_rng(search_seed), config,
-                        progress or (lambda a, t: None))
-    outcome = method.search(ctx)
+                        progress or (lambda a, t: None), say, run_dir, config.resume)
+    try:
+        outcome = method.search(ctx)
+    except UserError:
+        _discard_if_empty(run_dir)  # a rejected input leaves no half-made run behind
+        raise
     phases["search"] = time.perf_counter() - t0
     phases.update(outcome.phases)
 
     t0 = time.perf_counter()
-    truth = bench.column(proto.final)
-    # The candidates a search on this protocol can pick from: labeled with both the proxy and the truth.
-    labeled = np.isfinite(truth) & np.isfinite(bench.column(proto.proxy))
     chosen = outcome.chosen
-    truth_metrics = {m: float(bench.query(chosen, m)) for m in (proto.final, proto.proxy)}
-    best = float(truth[labeled].max())
-    regret = {proto.final: best - truth_metrics[proto.final]}
-    ranks = ranking_report(outcome.scores, truth[outcome.scored], ks=config.top_k,
-                           rng=np.random.default_rng(boot_seed), n_boot=config.n_boot)
-    prefix = f"rank/{proto.final}"
-    ranking = {f"{prefix}/{k}": r.to_dict() for k, r in ranks.items()}
+    report = outcome.report or [proto.final, proto.proxy]
+    truth_metrics = {m: float(bench.query(chosen, m)) for m in report}
+    # The candidates a search on this protocol can pick from: labeled with both the proxy and the truth.
+    labeled = np.isfinite(bench.column(proto.final)) & np.isfinite(bench.column(proto.proxy))
+    regret = {}
+    best_in_table = {}
+    for m in outcome.regret_on or [proto.final]:
+        col = bench.column(m)
+        best_in_table[m] = float(col[labeled].max())
+        regret[m] = best_in_table[m] - truth_metrics[m]
+    ranking = {}
+    for t in outcome.rank_truths or [proto.final]:
+        ranks = ranking_report(outcome.scores, bench.column(t)[outcome.scored], ks=config.top_k,
+                               rng=np.random.default_rng(boot_seed), n_boot=config.n_boot)
+        ranking.update({f"rank/{t}/{k}": r.to_dict() for k, r in ranks.items()})
+    artifacts = list(outcome.artifacts)
+    try:
+        from .report.plots import ranking_scatter  # noqa: PLC0415
+
+        t = (outcome.rank_truths or [proto.final])[0]
+        artifacts.append(str(ranking_scatter(
+            np.asarray(outcome.scores, float), bench.column(t)[outcome.scored], xlabel=outcome.score_name,
+            ylabel=f"true {t}", title=f"{method_name} on NAS-Bench-{bench_name} (seed {config.seed})",
+            path=run_dir / "ranking_scatter.png", kendall=ranking[f"rank/{t}/kendall_tau"]["value"])))
+    except ImportError:  # matplotlib is optional for library users
+        pass
     phases["evaluate"] = time.perf_counter() - t0
     phases["total"] = time.perf_counter() - t_all
 
@@ -81,33 +149,23 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
     costs = {f"{k}/wall_s": round(v, 4) for k, v in phases.items()}
     costs.update({"simulated_train_s": outcome.sim_seconds, "peak_mem_mb": round(peak_rss_mb(), 1),
                   "device_hours": phases["total"] / 3600.0})
+    costs.update(outcome.costs)
     result = RunResult(
-        method=METHODS.canonical(config.method), bench=bench_name, dataset=dataset, seed=config.seed,
-        budget=budget.name,
+        method=method_name, bench=bench_name, dataset=dataset, seed=config.seed, budget=budget.name,
         protocol={"proxy": proto.proxy, "final": proto.final, "proxy_epochs": proto.proxy_epochs,
-                  "ranking_scores": outcome.score_name, "ranking_truth": proto.final,
+                  "ranking_scores": outcome.score_name, "ranking_truths": outcome.rank_truths or [proto.final],
                   "budget": {"max_archs": budget.max_archs, "max_sim_seconds": budget.max_sim_seconds},
-                  "best_in_table": best, "labeled_archs": int(labeled.sum()), "space_size": bench.space_size},
+                  "best_in_table": best_in_table.get(proto.final), "labeled_archs": int(labeled.sum()),
+                  "space_size": bench.space_size, **outcome.params},
         chosen={"index": chosen, "arch": bench.key_of(chosen)},
         truth=truth_metrics, regret=regret, ranking=ranking, costs=costs, n_evaluated=int(len(outcome.scored)),
         notes=notes, trajectory=outcome.trajectory, config=config.to_dict(), env=environment(),
+        extra=dict(outcome.metrics), artifacts=artifacts,
     )
-    return _write_and_log(result, config)
+    return _write_and_log(result, config, run_dir)
 
 
-def _run_dir(config: RunConfig, result: RunResult) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    name = f"{stamp}-{result.method}-{result.bench}-{result.dataset}-s{result.seed}-{uuid.uuid4().hex[:6]}"
-    return config.out_path / name
-
-
-def _write_and_log(result: RunResult, config: RunConfig) -> RunResult:
-    run_dir = _run_dir(config, result)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=False)
-    except OSError as exc:
-        raise UserError(f"cannot create the run directory {str(run_dir)!r} ({exc.strerror}); pass a writable "
-                        f"--out-dir.") from exc
+def _write_and_log(result: RunResult, config: RunConfig, run_dir: Path) -> RunResult:
     result.run_dir = str(run_dir.resolve())
     path = run_dir / "result.json"
     atomic_write_json(path, result.to_dict())  # first: the result is safe whatever tracking does
@@ -118,6 +176,8 @@ def _write_and_log(result: RunResult, config: RunConfig) -> RunResult:
             with tracker:
                 _log(tracker, result)
                 tracker.log_artifact(path)
+                for art in result.artifacts:
+                    tracker.log_artifact(art)
             result.tracking = {"uri": tracker.uri, "experiment": config.experiment, "run_id": tracker.run_id}
         except Exception as exc:  # noqa: BLE001 - any tracking failure must not lose the result
             result.tracking = {"uri": tracker.uri or config.tracking_uri, "error": f"{type(exc).__name__}: {exc}"}

@@ -53,22 +53,54 @@ def cli():
 @click.option("--out-dir", default="runs", show_default=True, help="Where run directories (result.json) go.")
 @click.option("--bootstrap", "n_boot", type=int, default=200, show_default=True,
               help="Bootstrap resamples for confidence intervals (0 = none).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one budget setting, e.g. --set epochs=10 --set n_archs=200 (one-shot methods: supernet "
+                   "and evaluation fields; see the README).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (one-shot methods).")
+@click.option("--dataset-root", type=click.Path(), default=None,
+              help="Images: a cifar-10-batches-py folder, or a folder with cifar10-jpg.tar (default: the data root).")
+@click.option("--resume", is_flag=True, help="Continue the newest unfinished run with the same options from its last "
+              "checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_dir, tracking_uri, experiment,
-        no_tracking, out_dir, n_boot, as_json, quiet):
+        no_tracking, out_dir, n_boot, overrides, device, dataset_root, resume, as_json, quiet):
     """Run one search method on one benchmark and score its ranking against the table's truth."""
+    parsed = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}; e.g. --set epochs=10.")
+        parsed[key.strip()] = value.strip()
     config = RunConfig(method=method, bench=bench, dataset=dataset, budget=budget, seed=seed, data_dir=data_dir,
                        tracking=not no_tracking, tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir,
-                       max_archs=max_archs, max_sim_seconds=max_sim_seconds, n_boot=n_boot, quiet=quiet)
+                       max_archs=max_archs, max_sim_seconds=max_sim_seconds, n_boot=n_boot, quiet=quiet,
+                       overrides=parsed, device=device, dataset_root=dataset_root, resume=resume)
     console = _console(quiet)
-    with console.status("starting") as status:
-        result = api.run(config, status=lambda msg: status.update(msg))
+    result = _run_with_progress(config, console)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
     from .report_text import print_summary  # noqa: PLC0415
 
     print_summary(result, console if not as_json else _console(quiet))
+
+
+def _run_with_progress(config: RunConfig, console):
+    """A rich progress bar for long phases (training steps, evaluated archs) with a status line."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    api.check_config(config)  # name errors before any progress output
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True, disable=config.quiet) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def status(msg: str) -> None:
+            bar.update(task, description=msg, completed=0, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return api.run(config, progress=progress, status=status)
 
 
 @cli.group()

@@ -52,7 +52,11 @@ class RunConfig:
     n_boot: int = 200
     top_k: tuple[int, ...] = (10, 50)
     quiet: bool = False
-    extra: dict = field(default_factory=dict)
+    resume: bool = False
+    device: str = "auto"
+    dataset_root: str | None = None
+    #: ``--set key=value`` overrides of the method's budget (e.g. supernet ``epochs``, eval ``n_archs``).
+    overrides: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.budget not in BUDGET_NAMES:
@@ -65,6 +69,8 @@ class RunConfig:
             raise ConfigError(f"top_k must be positive integers, got {self.top_k!r}.")
         if not str(self.experiment).strip():
             raise ConfigError("experiment name must not be empty; pass --experiment NAME.")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}.")
         if self.max_archs is not None or self.max_sim_seconds is not None:
             Budget("override", self.max_archs, self.max_sim_seconds)  # validates the values
 

@@ -29,6 +29,8 @@ class RunResult:
     env: dict = field(default_factory=dict)
     run_dir: str | None = None
     tracking: dict = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
+    artifacts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,6 +48,7 @@ class RunResult:
         for name, v in self.costs.items():
             m[f"cost/{name}"] = v
         m["n_evaluated"] = self.n_evaluated
+        m.update(self.extra)
         return m
 
     @classmethod

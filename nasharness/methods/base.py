@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -18,8 +19,13 @@ class SearchContext:
     budget: Budget
     rng: np.random.Generator
     config: RunConfig
-    #: ``progress(advance, total)``; a no-op when quiet.
-    progress: Callable[[int, int], None] = lambda advance, total: None
+    #: ``progress(done, total)``; a no-op when quiet.
+    progress: Callable[[int, int], None] = lambda done, total: None
+    #: ``status(message)``: what the run is doing now.
+    status: Callable[[str], None] = lambda message: None
+    #: The run directory (exists before the search starts: checkpoints and artifacts go here).
+    run_dir: Path | None = None
+    resume: bool = False
 
 
 @dataclass
@@ -35,3 +41,12 @@ class SearchOutcome:
     trajectory: list[dict] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Truth columns to rank ``scores`` against (default: the protocol's final metric).
+    rank_truths: list[str] | None = None
+    #: Truth columns reported for the chosen arch (default: final and proxy) and those given a regret.
+    report: list[str] | None = None
+    regret_on: list[str] | None = None
+    costs: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    artifacts: list[str] = field(default_factory=list)

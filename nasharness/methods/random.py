@@ -37,6 +37,9 @@ class RandomSearch:
 
     def budget(self, bench: str, dataset: str) -> Budget:
         c = self.config
+        if c.overrides:
+            raise ConfigError(f"random search takes no --set options (got {sorted(c.overrides)}); use --max-archs or "
+                              f"--max-sim-seconds.")
         if c.max_archs is not None or c.max_sim_seconds is not None:
             return Budget(f"{c.budget}+override", c.max_archs, c.max_sim_seconds)
         if c.budget == "ci":

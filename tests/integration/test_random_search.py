@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import nasharness as nh
-from nasharness.plugins import METHODS
 
 pytestmark = pytest.mark.integration
 
@@ -68,15 +67,3 @@ def test_nb101_among_labeled_archs(tmp_path, nb101):
     assert any("exhaustive" in n for n in r.notes) and any("1,342 of 423,624" in n for n in r.notes)
     assert r.protocol["final"] == "val@108" and r.protocol["labeled_archs"] == 1000
     assert r.chosen["arch"] == nb101.key_of(r.chosen["index"])
-
-
-@pytest.mark.parametrize("method", METHODS.names())
-@pytest.mark.parametrize("bench", ["201", "101"])
-def test_conformance_every_method_same_scenario(tmp_path, method, bench):
-    cls = METHODS.factory(method)
-    if bench not in cls.benchmarks:
-        pytest.skip(f"{method} does not run on {bench}")
-    r = _run(tmp_path, method=method, bench=bench, max_archs=50, n_boot=10)
-    assert r.method == method and r.n_evaluated >= 1
-    for key, val in r.ranking.items():
-        assert key.startswith(f"rank/{r.protocol['final']}/") and val["n"] >= 1

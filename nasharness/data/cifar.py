@@ -1,0 +1,154 @@
+"""CIFAR-10 as uint8 arrays, decoded once and cached; the NB201 ``cifar10-valid`` split; batch augmentation.
+
+Sources, in order: ``dataset_root`` (a ``cifar-10-batches-py`` folder, or a folder with ``cifar10-jpg.tar``), else
+``<data root>/images/cifar10/cifar10-jpg.tar`` (the staged JPEG copy: see its PROVENANCE.md — a q75 JPEG re-encoding
+of exactly the CIFAR-10 images, labels and train/test split, not the original pixels).
+
+Labels follow the sorted class names (airplane=0 … truck=9), the standard CIFAR-10 indices.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..io import _AllowListUnpickler, atomic_write, sha256_file
+from ..paths import cache_dir, resolve_data_dir
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+#: The well-known CIFAR-10 train statistics (used for normalization, as the PROVENANCE advises).
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+JPG_TAR = "images/cifar10/cifar10-jpg.tar"
+JPG_SHA256 = "6281c828594f8b27cf88915ab0bf029df507c62bd9ddfec776191357f6d9179c"
+CACHE_VERSION = 1
+#: Seed of the cifar10-valid split. Fixed, independent of any run seed, so every method sees the same split.
+SPLIT_SEED = 201
+
+
+@dataclass
+class Cifar10:
+    train_x: np.ndarray  # uint8 [50000, 32, 32, 3]
+    train_y: np.ndarray  # int64 [50000]
+    test_x: np.ndarray  # uint8 [10000, 32, 32, 3]
+    test_y: np.ndarray
+    source: str
+
+    def valid_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """NB201's ``cifar10-valid``: 25k train / 25k valid out of the 50k train images, balanced per class.
+
+        The official split file indexes the original pickle order, which the JPEG copy does not keep, so the split is
+        re-drawn here: per class, a fixed-seed (``SPLIT_SEED``) shuffle, first half train, second half valid.
+        """
+        return cifar10_valid_split(self.train_y)
+
+
+def cifar10_valid_split(labels: np.ndarray, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    train, valid = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        half = len(idx) // 2
+        train.append(idx[:half])
+        valid.append(idx[half:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
+
+
+def _bad(path: Path, what: str) -> DataError:
+    return DataError(
+        f"CIFAR-10 source {str(path)!r} is not usable: {what}. Use the staged cifar10-jpg.tar (see "
+        f"../shared/data/images/cifar10/PROVENANCE.md) or a complete cifar-10-batches-py folder via --dataset-root."
+    )
+
+
+def decode_jpg_tar(path: Path) -> Cifar10:
+    """Decode every JPEG of the tar (``{train,test}/<class>/NNNN.jpg``), in sorted member order."""
+    from PIL import Image  # noqa: PLC0415
+
+    xs: dict[str, list] = {"train": [], "test": []}
+    ys: dict[str, list] = {"train": [], "test": []}
+    try:
+        with tarfile.open(path) as tf:
+            members = sorted((m for m in tf if m.isfile() and m.name.lower().endswith(".jpg")), key=lambda m: m.name)
+            for m in members:
+                parts = Path(m.name).parts
+                if len(parts) < 3 or parts[-3] not in xs or parts[-2] not in CLASSES:
+                    raise _bad(path, f"unexpected member {m.name!r} (expected train|test/<class>/NNNN.jpg)")
+                try:
+                    img = Image.open(io.BytesIO(tf.extractfile(m).read())).convert("RGB")
+                except Exception as exc:  # noqa: BLE001 - Pillow raises many types
+                    raise _bad(path, f"member {m.name!r} is not a decodable image ({exc})") from exc
+                if img.size != (32, 32):
+                    raise _bad(path, f"member {m.name!r} is {img.size[0]}x{img.size[1]}, expected 32x32")
+                xs[parts[-3]].append(np.asarray(img, dtype=np.uint8))
+                ys[parts[-3]].append(CLASSES.index(parts[-2]))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise _bad(path, f"it cannot be read as a tar ({exc})") from exc
+    if len(xs["train"]) != 50_000 or len(xs["test"]) != 10_000:
+        raise _bad(path, f"it holds {len(xs['train'])} train and {len(xs['test'])} test images, expected 50000/10000")
+    return Cifar10(np.stack(xs["train"]), np.asarray(ys["train"], np.int64), np.stack(xs["test"]),
+                   np.asarray(ys["test"], np.int64), source=str(path))
+
+
+def read_batches_py(folder: Path) -> Cifar10:
+    """The standard python pickles (``data_batch_1..5``, ``test_batch``), read without executing code."""
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise _bad(folder, f"the batch file(s) {', '.join(missing)} are missing")
+    parts = []
+    for n in names:
+        try:
+            with open(folder / n, "rb") as f:
+                d = _AllowListUnpickler(f, encoding="bytes").load()
+            x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            y = np.asarray(d[b"labels"], dtype=np.int64)
+        except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as exc:
+            raise _bad(folder / n, f"it is not a CIFAR-10 batch ({type(exc).__name__}: {exc})") from exc
+        if len(x) != len(y) or len(x) != 10_000:
+            raise _bad(folder / n, f"it holds {len(x)} images and {len(y)} labels, expected 10000 each")
+        parts.append((x, y))
+    return Cifar10(np.concatenate([p[0] for p in parts[:5]]), np.concatenate([p[1] for p in parts[:5]]),
+                   parts[5][0], parts[5][1], source=str(folder))
+
+
+def load_cifar10(data_dir=None, dataset_root=None) -> Cifar10:
+    """Decoded CIFAR-10, from the cache when the source's sha256 matches."""
+    if dataset_root is not None:
+        root = Path(dataset_root).expanduser()
+        if (root / "data_batch_1").exists() or (root / "test_batch").exists():
+            return read_batches_py(root)
+        if (root / "cifar-10-batches-py").is_dir():
+            return read_batches_py(root / "cifar-10-batches-py")
+        tar = root / "cifar10-jpg.tar" if root.is_dir() else root
+        if not tar.is_file():
+            raise _bad(root, "it is neither a cifar-10-batches-py folder nor holds cifar10-jpg.tar")
+        expected = None
+    else:
+        tar = resolve_data_dir(data_dir) / JPG_TAR
+        if not tar.is_file():
+            raise _bad(tar, "the file does not exist")
+        expected = JPG_SHA256
+    sha = sha256_file(tar)
+    if expected and sha != expected:
+        raise _bad(tar, f"its sha256 is {sha}, expected {expected}; it is truncated or a different file")
+    cached = cache_dir() / f"cifar10-{sha[:16]}-v{CACHE_VERSION}.npz"
+    if cached.exists():
+        try:
+            with np.load(cached) as z:
+                return Cifar10(z["train_x"], z["train_y"], z["test_x"], z["test_y"], source=str(tar))
+        except (OSError, ValueError, KeyError, EOFError):
+            cached.unlink(missing_ok=True)  # a damaged decode cache is just re-decoded from the verified source
+    data = decode_jpg_tar(tar)
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, train_x=data.train_x, train_y=data.train_y, test_x=data.test_x, test_y=data.test_y)
+
+    atomic_write(cached, write)
+    return data

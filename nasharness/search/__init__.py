@@ -1,0 +1,1 @@
+"""Search strategies over an evaluator (a function from architecture to score)."""

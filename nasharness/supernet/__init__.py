@@ -1,0 +1,1 @@
+"""Weight-sharing supernets, the one trainer, samplers and the inherited-weight evaluator."""

@@ -1,0 +1,178 @@
+"""The NAS-Bench-201 macro network, as a standalone network for one cell and as a weight-sharing supernet.
+
+Macro skeleton (NB201 paper, Fig. 1): stem conv3x3(3 -> C) + BN; stage 1: N cells at C; residual reduction block
+C -> 2C (stride 2); stage 2: N cells at 2C; reduction 2C -> 4C; stage 3: N cells at 4C; BN + ReLU; global average
+pool; linear classifier. Every cell uses the same arch. A cell has nodes 0..3; node j sums ``op(node i)`` over the
+edges i -> j. Ops: ``none`` (zero), ``skip_connect`` (identity), ``nor_conv_kxk`` (ReLU, conv k x k without bias, BN),
+``avg_pool_3x3`` (3x3 average pool, stride 1, padding 1, padding excluded from the average). The residual block is
+ReLU-conv3x3(stride 2)-BN, ReLU-conv3x3-BN, plus a shortcut avg-pool 2x2 then conv1x1 (no BN).
+
+The supernet holds every candidate op on every edge and runs one path (one op index per edge, shared by all cells).
+With ``linear_skip=True`` (SCARLET-NAS's linearly equivalent transformation) the ``skip_connect`` choice is a
+learnable 1x1 conv without BN or ReLU instead of the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..spaces import nb201 as space
+
+OP_INDEX = {op: i for i, op in enumerate(space.OPS)}
+NONE, SKIP = OP_INDEX["none"], OP_INDEX["skip_connect"]
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
+        super().__init__(nn.ReLU(inplace=False), nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+                         nn.BatchNorm2d(c_out))
+
+
+class LinearTransform(nn.Conv2d):
+    """SCARLET's stand-in for the identity: a 1x1 conv, no BN, no ReLU (linear, so it can merge into what follows)."""
+
+    def __init__(self, c: int):
+        super().__init__(c, c, 1, bias=False)
+
+
+def make_op(op: str, c: int, *, linear_skip: bool = False) -> nn.Module | None:
+    """The module of one NB201 op at ``c`` channels (None for ``none``)."""
+    if op == "none":
+        return None
+    if op == "skip_connect":
+        return LinearTransform(c) if linear_skip else nn.Identity()
+    if op == "nor_conv_1x1":
+        return ReLUConvBN(c, c, 1)
+    if op == "nor_conv_3x3":
+        return ReLUConvBN(c, c, 3)
+    if op == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise ValueError(f"unknown NB201 op {op!r}")
+
+
+class ResidualReduction(nn.Module):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, stride=2)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x):
+        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+
+
+def _cell_forward(x: torch.Tensor, edge_fn) -> torch.Tensor:
+    """Node j = sum over edges i -> j of ``edge_fn(e, node_i)``; ``edge_fn`` returns None for a zero edge."""
+    nodes = [x]
+    for j in (1, 2, 3):
+        total = None
+        for e, (src, dst) in enumerate(space.EDGES):
+            if dst != j:
+                continue
+            out = edge_fn(e, nodes[src])
+            if out is not None:
+                total = out if total is None else total + out
+        nodes.append(total if total is not None else torch.zeros_like(x))
+    return nodes[3]
+
+
+class _Macro(nn.Module):
+    """Stem, three stages with two reductions, head. ``make_cell(c)`` builds one cell at ``c`` channels."""
+
+    def __init__(self, channels: int, cells_per_stage: int, num_classes: int, make_cell):
+        super().__init__()
+        c = channels
+        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+        layers: list[nn.Module] = []
+        for stage in range(3):
+            layers += [make_cell(c) for _ in range(cells_per_stage)]
+            if stage < 2:
+                layers.append(ResidualReduction(c, 2 * c))
+                c *= 2
+        self.layers = nn.ModuleList(layers)
+        self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
+        self.classifier = nn.Linear(c, num_classes)
+
+    def _run(self, x, cell_call):
+        x = self.stem(x)
+        for layer in self.layers:
+            x = cell_call(layer, x) if not isinstance(layer, ResidualReduction) else layer(x)
+        x = self.head(x).mean((2, 3))
+        return self.classifier(x)
+
+
+class Cell(nn.Module):
+    """A fixed cell: only the chosen op of each edge exists."""
+
+    def __init__(self, ops: Sequence[str], c: int):
+        super().__init__()
+        self.ops = tuple(ops)
+        self.edges = nn.ModuleList([m if (m := make_op(op, c)) is not None else nn.Identity() for op in ops])
+
+    def forward(self, x):
+        return _cell_forward(x, lambda e, h: None if self.ops[e] == "none" else self.edges[e](h))
+
+
+class NB201Network(_Macro):
+    """The standalone NB201 network of one arch (the architecture trained in the benchmark)."""
+
+    def __init__(self, arch: str, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10):
+        ops = space.parse_arch(arch)
+        super().__init__(channels, cells_per_stage, num_classes, lambda c: Cell(ops, c))
+        self.arch = arch
+
+    def forward(self, x):
+        return self._run(x, lambda cell, h: cell(h))
+
+
+class MixedCell(nn.Module):
+    """A supernet cell: every edge holds all five candidates; ``forward(x, path)`` runs one op per edge."""
+
+    def __init__(self, c: int, *, linear_skip: bool = False):
+        super().__init__()
+        self.edges = nn.ModuleList(
+            nn.ModuleList([m if (m := make_op(op, c, linear_skip=linear_skip)) is not None else nn.Identity()
+                           for op in space.OPS])
+            for _ in space.EDGES
+        )
+
+    def forward(self, x, path: Sequence[int]):
+        return _cell_forward(x, lambda e, h: None if path[e] == NONE else self.edges[e][path[e]](h))
+
+
+class NB201Supernet(_Macro):
+    """One supernet class shared by every one-shot method. A path is 6 op indices (``space.OPS`` order)."""
+
+    def __init__(self, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10, *,
+                 linear_skip: bool = False):
+        super().__init__(channels, cells_per_stage, num_classes, lambda c: MixedCell(c, linear_skip=linear_skip))
+        self.linear_skip = linear_skip
+        self.choices_per_edge = [len(space.OPS)] * len(space.EDGES)
+
+    def forward(self, x, path: Sequence[int]):
+        return self._run(x, lambda cell, h: cell(h, path))
+
+    def path_modules(self, path: Sequence[int]) -> list[nn.Module]:
+        """The searchable op modules a path uses (for counting updates and parameters)."""
+        return [cell.edges[e][path[e]] for cell in self.layers if isinstance(cell, MixedCell)
+                for e in range(len(space.EDGES)) if path[e] != NONE]
+
+    def path_params(self, path: Sequence[int]) -> int:
+        """Parameters of the standalone network this path denotes (shared parts + the chosen ops)."""
+        shared = sum(p.numel() for n, p in self.named_parameters() if ".edges." not in n)
+        return shared + sum(p.numel() for m in self.path_modules(path) for p in m.parameters())
+
+
+def arch_to_path(arch: str) -> tuple[int, ...]:
+    return tuple(OP_INDEX[o] for o in space.parse_arch(arch))
+
+
+def path_to_arch(path: Sequence[int]) -> str:
+    return space.format_arch([space.OPS[i] for i in path])
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,45 @@
+"""Every registered method runs the same tiny scenario end to end, logs to a temporary MLflow store, and produces
+every metric the harness promises (ranking with n and CI, chosen-arch truth, regret, costs)."""
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+import nasharness as nh
+from nasharness.plugins import METHODS
+from nasharness.tracking import mlflow_key
+
+pytestmark = pytest.mark.integration
+
+#: The tiny one-shot scenario: a 4-channel, 1-cell-per-stage supernet, 1 epoch on 256 images, 8 archs scored.
+TINY_ONESHOT = {"channels": "4", "cells_per_stage": "1", "epochs": "1", "batch_size": "64", "n_train": "256",
+                "n_valid": "128", "n_archs": "8", "calib_batches": "1", "calib_batch_size": "64", "population": "4",
+                "sample_size": "2", "cycles": "3"}
+
+
+def tiny_config(method: str, bench: str, tmp_path, **kw) -> nh.RunConfig:
+    cls = METHODS.factory(method)
+    extra = {"overrides": TINY_ONESHOT} if getattr(cls, "kind", "") == "one-shot" else {"max_archs": 20}
+    return nh.RunConfig(method=method, bench=bench, out_dir=str(tmp_path), n_boot=10, device="cpu",
+                        **extra, **kw)
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+@pytest.mark.parametrize("bench", ["201", "101"])
+def test_conformance(tmp_path, mlflow_uri, method, bench):
+    cls = METHODS.factory(method)
+    if bench not in cls.benchmarks:
+        pytest.skip(f"{method} does not run on NAS-Bench-{bench}")
+    r = nh.run(tiny_config(method, bench, tmp_path, tracking_uri=mlflow_uri, experiment=f"conf-{method}-{bench}"))
+    assert r.method == method and r.tracking.get("run_id"), r.tracking
+    truths = r.protocol["ranking_truths"]
+    for t in truths:
+        for k in ("kendall_tau", "spearman", "precision@10", "regret@10", "ndcg@10"):
+            assert r.ranking[f"rank/{t}/{k}"]["n"] == r.n_evaluated
+        assert "ci_low" in r.ranking[f"rank/{t}/kendall_tau"]
+    assert r.protocol["final"] in r.truth and r.protocol["final"] in r.regret
+    assert {"total/wall_s", "peak_mem_mb", "device_hours"} <= set(r.costs)
+    run = MlflowClient(mlflow_uri).get_run(r.tracking["run_id"])
+    for name in r.flat_metrics():
+        if r.flat_metrics()[name] == r.flat_metrics()[name]:  # NaN is not logged
+            assert mlflow_key(name) in run.data.metrics, name
+    assert {"method", "bench", "dataset", "seed", "env/git_commit"} <= set(run.data.params)
