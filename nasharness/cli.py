@@ -80,9 +80,12 @@ def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_d
     result = _run_with_progress(config, console)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    from rich.console import Console  # noqa: PLC0415
+
     from .report_text import print_summary  # noqa: PLC0415
 
-    print_summary(result, console if not as_json else _console(quiet))
+    print_summary(result, Console())  # the summary goes to stdout even with --quiet (which silences progress)
 
 
 def _run_with_progress(config: RunConfig, console):

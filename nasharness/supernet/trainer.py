@@ -199,12 +199,14 @@ class SupernetTrainer:
     def _path_keys(self, path) -> list[str]:
         return [f"edge{e}/op{c}" for e, c in enumerate(path)]
 
-    def fit(self, resume: bool = False) -> TrainState:
+    def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainState:
+        """Train to ``config.epochs`` (or only until ``stop_after`` epochs are complete: a time slice)."""
         if resume:
             self.load()
         self.model.train()
         bs = self.config.batch_size
-        for epoch in range(self.state.epoch, self.config.epochs):
+        end = self.config.epochs if stop_after is None else min(stop_after, self.config.epochs)
+        for epoch in range(self.state.epoch, end):
             t0 = time.perf_counter()
             order = torch.randperm(len(self.data), generator=self.data_gen)
             loss_acc, acc_acc, n_paths = 0.0, 0.0, 0

@@ -1,0 +1,171 @@
+"""Supernet, samplers and trainer: fairness properties, gradient accounting, parameter counts, determinism."""
+
+import numpy as np
+import pytest
+import torch
+
+from nasharness.spaces import nb201 as space
+from nasharness.supernet.nb201 import (
+    NB201Network,
+    NB201Supernet,
+    arch_to_path,
+    count_params,
+    path_to_arch,
+)
+from nasharness.supernet.samplers import FairSampler, UniformSampler
+from nasharness.supernet.trainer import GPUBatches, SupernetConfig, SupernetTrainer, _crop
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
+
+
+def test_fair_sampler_covers_every_choice_exactly_once():
+    s = FairSampler([5] * 6)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        paths = np.array(s.sample_paths(rng))
+        assert paths.shape == (5, 6)
+        for e in range(6):
+            assert sorted(paths[:, e]) == [0, 1, 2, 3, 4]
+
+
+def test_fair_sampler_permutations_are_independent_across_edges():
+    s = FairSampler([5] * 6)
+    rng = np.random.default_rng(1)
+    same = sum(len(set(map(tuple, np.array(s.sample_paths(rng)).T))) == 1 for _ in range(200))
+    assert same == 0  # identical permutations on all 6 edges would happen with prob (1/120)^5
+
+
+def test_uniform_sampler_is_uniform():
+    s = UniformSampler([5] * 6)
+    rng = np.random.default_rng(2)
+    counts = np.zeros((6, 5))
+    for _ in range(5000):
+        (p,) = s.sample_paths(rng)
+        counts[np.arange(6), p] += 1
+    assert np.abs(counts / 5000 - 0.2).max() < 0.03
+
+
+def test_path_round_trip_and_standalone_forward():
+    assert path_to_arch(arch_to_path(ARCH)) == ARCH
+    net = NB201Network(ARCH, channels=4, cells_per_stage=1)
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("arch", [ARCH, space.ALL_NONE,
+                                  "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+                                  "nor_conv_3x3~2|"])
+def test_supernet_path_params_equal_standalone_and_analytic(arch):
+    sup = NB201Supernet(16, 5, 10)
+    with torch.device("meta"):
+        net = NB201Network(arch, 16, 5, 10)
+    assert sup.path_params(arch_to_path(arch)) == count_params(net) == space.n_params(arch, 10)
+
+
+def test_supernet_path_equals_standalone_function():
+    """With the same weights, the supernet's path computes exactly the standalone network."""
+    torch.manual_seed(0)
+    sup = NB201Supernet(4, 1, 10).eval()
+    net = NB201Network(ARCH, 4, 1, 10).eval()
+    state = {}
+    path = arch_to_path(ARCH)
+    for name, tensor in net.state_dict().items():
+        parts = name.split(".")
+        if parts[0] == "layers" and parts[2] == "edges":  # layers.<i>.edges.<e>.<rest> -> .edges.<e>.<op>.<rest>
+            e = int(parts[3])
+            name = ".".join(parts[:4] + [str(path[e])] + parts[4:])
+        state[name] = tensor
+    missing = sup.load_state_dict(state, strict=False)
+    assert not missing.unexpected_keys
+    x = torch.randn(3, 3, 32, 32)
+    assert torch.allclose(sup(x, path), net(x), atol=1e-6)
+
+
+def _tiny_trainer(sampler, grad_reduce="sum", seed=0, linear_skip=False, epochs=1):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, 64)
+    data = GPUBatches(x, y, torch.device("cpu"))
+    cfg = SupernetConfig(channels=4, cells_per_stage=1, epochs=epochs, batch_size=32, grad_reduce=grad_reduce,
+                         weight_decay=0.0, momentum=0.0, grad_clip=0.0)
+    torch.manual_seed(seed)
+    net = NB201Supernet(4, 1, 10, linear_skip=linear_skip)
+    return SupernetTrainer(net, sampler, data, cfg, seed=seed, count_updates=True), data
+
+
+def test_fairnas_updates_every_searchable_op_exactly_once_per_step():
+    trainer, _ = _tiny_trainer(FairSampler([5] * 6))
+    trainer.fit()
+    steps = trainer.state.step
+    assert steps == 2
+    assert trainer.state.op_updates == {f"edge{e}/op{c}": steps for e in range(6) for c in range(5)}
+
+
+def test_shared_parameters_get_the_sum_of_m_path_gradients():
+    """FairNAS: stem/reductions/head receive m contributions, summed; 'mean' divides them by m."""
+    trainer, data = _tiny_trainer(FairSampler([5] * 6))
+    xb, yb = data.plain(torch.arange(32))
+    model = trainer.model
+    paths = trainer.sampler.sample_paths(np.random.default_rng(5))
+    expected = torch.zeros_like(model.stem[0].weight)
+    for p in paths:
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(xb, p), yb).backward()
+        expected += model.stem[0].weight.grad
+    for reduce, factor in (("sum", 1.0), ("mean", 1 / 5)):
+        trainer.config = trainer.config.__class__(**{**trainer.config.__dict__, "grad_reduce": reduce})
+        trainer.path_rng = np.random.default_rng(5)
+        model.zero_grad()
+        scale = 1 / len(paths) if reduce == "mean" else 1.0
+        for p in trainer.sampler.sample_paths(trainer.path_rng):
+            (torch.nn.functional.cross_entropy(model(xb, p), yb) * scale).backward()
+        assert torch.allclose(model.stem[0].weight.grad, expected * factor, atol=1e-5)
+
+
+def test_each_fairnas_step_is_one_optimizer_update_over_m_backward_passes():
+    trainer, data = _tiny_trainer(FairSampler([5] * 6))
+    calls = {"step": 0}
+    trainer.optimizer.register_step_post_hook(lambda *_: calls.__setitem__("step", calls["step"] + 1))
+    xb, yb = data.plain(torch.arange(32))
+    _, _, m = trainer.train_step(xb, yb)
+    assert m == 5 and calls["step"] == 1
+
+
+def test_scarlet_replaces_identity_with_a_linear_transform():
+    sup = NB201Supernet(4, 1, 10, linear_skip=True)
+    skip = sup.layers[0].edges[0][space.OPS.index("skip_connect")]
+    assert isinstance(skip, torch.nn.Conv2d) and skip.kernel_size == (1, 1) and skip.bias is None
+    plain = NB201Supernet(4, 1, 10)
+    assert isinstance(plain.layers[0].edges[0][1], torch.nn.Identity)
+
+
+def test_training_is_deterministic_for_a_seed():
+    a, _ = _tiny_trainer(UniformSampler([5] * 6), seed=3, epochs=2)
+    b, _ = _tiny_trainer(UniformSampler([5] * 6), seed=3, epochs=2)
+    c, _ = _tiny_trainer(UniformSampler([5] * 6), seed=4, epochs=2)
+    strip = [[{k: v for k, v in h.items() if k != "epoch_wall_s"} for h in t.fit().history] for t in (a, b, c)]
+    assert strip[0] == strip[1] != strip[2]
+
+
+def test_checkpoint_resume_reproduces_the_uninterrupted_run(tmp_path):
+    full, _ = _tiny_trainer(FairSampler([5] * 6), seed=7, epochs=3)
+    full_hist = full.fit().history
+    first, _ = _tiny_trainer(FairSampler([5] * 6), seed=7, epochs=3)
+    first.checkpoint_dir = tmp_path
+    first.fit(stop_after=1)  # as if killed after the first epoch's checkpoint
+    resumed, _ = _tiny_trainer(FairSampler([5] * 6), seed=999, epochs=3)  # other seed: the state must come from disk
+    resumed.checkpoint_dir = tmp_path
+    hist = resumed.fit(resume=True).history
+    strip = [[{k: v for k, v in h.items() if k != "epoch_wall_s"} for h in hh] for hh in (full_hist, hist)]
+    assert strip[0] == strip[1]
+    for (k, v1), v2 in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(v1, v2), k
+
+
+def test_crop_and_flip_augmentation():
+    x = torch.arange(2 * 3 * 40 * 40).reshape(2, 3, 40, 40)
+    c = _crop(x, torch.tensor([0, 8]), torch.tensor([3, 1]))
+    assert torch.equal(c[0], x[0, :, 0:32, 3:35]) and torch.equal(c[1], x[1, :, 8:40, 1:33])
+    rng = np.random.default_rng(0)
+    data = GPUBatches(rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8), np.zeros(8, int), torch.device("cpu"))
+    xb, yb = data.augmented(torch.arange(8), torch.Generator().manual_seed(0))
+    assert xb.shape == (8, 3, 32, 32) and xb.dtype == torch.float32 and yb.shape == (8,)
