@@ -60,10 +60,24 @@ def _json_default(obj: Any) -> Any:
 
 
 class _AllowListUnpickler(pickle.Unpickler):
-    """Resolves only numpy/pandas data classes (and ``builtins.slice`` used by pandas indexes)."""
+    """Resolves only the classes that rebuild numpy arrays and pandas frames, ``builtins.slice`` (pandas indexes) and
+    ``_codecs.encode`` (how protocol-2 pickles spell bytes). Anything else — every callable that could run code — is
+    refused."""
+
+    _NUMPY = {"ndarray", "dtype", "_reconstruct", "scalar", "_frombuffer"}
+    _NUMPY_MODULES = {"numpy", "numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
+                      "numpy._core.numeric"}
+    _PANDAS = {
+        ("pandas.core.frame", "DataFrame"), ("pandas.core.series", "Series"),
+        ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.indexes.base", "Index"),
+        ("pandas.core.indexes.range", "RangeIndex"), ("pandas.core.internals.managers", "BlockManager"),
+        ("pandas.core.internals.managers", "SingleBlockManager"), ("pandas._libs.internals", "_unpickle_block"),
+        ("pandas.core.internals.blocks", "new_block"),
+    }
+    _OTHER = {("builtins", "slice"), ("_codecs", "encode")}
 
     def find_class(self, module: str, name: str):
-        if module.split(".")[0] in ("numpy", "pandas") or (module, name) == ("builtins", "slice"):
+        if (module in self._NUMPY_MODULES and name in self._NUMPY) or (module, name) in self._PANDAS | self._OTHER:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
 

@@ -111,8 +111,8 @@ def read_batches_py(folder: Path) -> Cifar10:
             y = np.asarray(d[b"labels"], dtype=np.int64)
         except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as exc:
             raise _bad(folder / n, f"it is not a CIFAR-10 batch ({type(exc).__name__}: {exc})") from exc
-        if len(x) != len(y) or len(x) != 10_000:
-            raise _bad(folder / n, f"it holds {len(x)} images and {len(y)} labels, expected 10000 each")
+        if len(x) != len(y) or not len(x):
+            raise _bad(folder / n, f"it holds {len(x)} images and {len(y)} labels; expected equal, non-zero counts")
         parts.append((x, y))
     return Cifar10(np.concatenate([p[0] for p in parts[:5]]), np.concatenate([p[1] for p in parts[:5]]),
                    parts[5][0], parts[5][1], source=str(folder))
