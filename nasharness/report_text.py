@@ -18,15 +18,27 @@ def print_summary(result: RunResult, console) -> None:
         table.add_row(f"chosen {name}", f"{v:.4f}")
     best = result.protocol["best_in_table"]
     table.add_row(f"regret {final}", f"{result.regret[final]:.4f} (best candidate {best:.4f})")
+    for name, value in result.regret.items():
+        if name != final:
+            table.add_row(f"regret {name}", f"{value:.4f}")
     scores = result.protocol["ranking_scores"]
-    for key in ("kendall_tau", "spearman", "precision@10", "regret@10"):
-        r = result.ranking.get(f"rank/{final}/{key}")
-        if r:
-            ci = f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if "ci_low" in r else ""
-            table.add_row(f"{key} ({scores} vs {final})", f"{r['value']:.4f}{ci}  n={r['n']}")
+    for truth in result.protocol.get("ranking_truths", [final]):
+        for key in ("kendall_tau", "spearman", "precision@10", "regret@10"):
+            r = result.ranking.get(f"rank/{truth}/{key}")
+            if r:
+                ci = f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if "ci_low" in r else ""
+                table.add_row(f"{key} vs {truth}", f"{r['value']:.4f}{ci}  n={r['n']}")
+    table.add_row("ranking scores", scores)
     table.add_row("architectures evaluated", f"{result.n_evaluated:,}")
-    table.add_row("simulated training cost", f"{result.costs['simulated_train_s']:,.0f} s "
-                                              f"({result.costs['simulated_train_s'] / 3600:.2f} GPU-h as tabulated)")
+    if result.costs.get("simulated_train_s"):
+        sim = result.costs["simulated_train_s"]
+        table.add_row("simulated training cost", f"{sim:,.0f} s ({sim / 3600:.2f} GPU-h as tabulated)")
+    if "supernet_train/wall_s" in result.costs:
+        c = result.costs
+        table.add_row("supernet training", f"{c['supernet_train/wall_s']:.1f} s, {c['epochs']} epochs, "
+                                           f"{c['samples_seen']:,} samples on {result.protocol.get('device', '?')}")
+        table.add_row("inherited-weight evaluation", f"{c['inherited_eval/wall_s']:.1f} s "
+                                                     f"({c['inherited_eval_archs_per_s']:.2f} archs/s)")
     wall, mem = result.costs["total/wall_s"], result.costs["peak_mem_mb"]
     table.add_row("wall time / peak memory", f"{wall:.2f} s / {mem:.0f} MB")
     console.print(table)

@@ -30,7 +30,7 @@ BUDGETS = {
     # ~2-5 CPU minutes: a small supernet, 10 epochs on a 5k-image subset, 100 archs scored on 500 valid images.
     "ci": (SupernetConfig(channels=8, cells_per_stage=1, epochs=10, batch_size=128, lr=0.05, n_train=5000,
                           n_valid=500, channels_last=True),
-           EvalConfig(n_archs=100, calib_batches=1, calib_batch_size=256, eval_batch_size=500, population=10,
+           EvalConfig(n_archs=100, calib_batches=4, calib_batch_size=64, eval_batch_size=64, population=10,
                       sample_size=3, cycles=20)),
     # Paper scale for a GPU: C=16, N=5, the full 25k/25k split, 250 epochs, 1,000 archs, 500-eval evolution.
     "paper": (SupernetConfig(channels=16, cells_per_stage=5, epochs=250, batch_size=64, lr=0.025, channels_last=True),

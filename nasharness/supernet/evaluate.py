@@ -101,14 +101,15 @@ class InheritedEvaluator:
 
     def accuracy(self, path: Sequence[int]) -> float:
         model, cfg = self.model, self.config
-        with torch.no_grad():
+        with torch.inference_mode():
             if cfg.bn_mode == "recalibrate" and self.calib_x is not None:
                 _reset_bn(model)
                 model.train()
                 for _, xb in self._batches(self.calib_x, cfg.calib_batch_size):
                     model(xb, path)
-            model.train(cfg.bn_mode == "train")
-            correct = 0
+        model.train(cfg.bn_mode == "train")
+        correct = 0
+        with torch.inference_mode():
             for i, xb in self._batches(self.valid_x, cfg.eval_batch_size):
                 correct += int((model(xb, path).argmax(1) == self.valid_y[i:i + len(xb)]).sum())
         self.n_evaluated += 1

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..spaces import nb201 as space
 
@@ -25,10 +26,23 @@ OP_INDEX = {op: i for i, op in enumerate(space.OPS)}
 NONE, SKIP = OP_INDEX["none"], OP_INDEX["skip_connect"]
 
 
-class ReLUConvBN(nn.Sequential):
+class ReLUConvBN(nn.Module):
+    """ReLU -> conv (no bias) -> BN. In eval mode under ``torch.inference_mode`` the BN is folded into the conv on
+    the fly (one conv with scaled weights and a bias instead of conv + BN: the same function, less work)."""
+
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
-        super().__init__(nn.ReLU(inplace=False), nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
-                         nn.BatchNorm2d(c_out))
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x):
+        x = F.relu(x)
+        if self.training or not torch.is_inference_mode_enabled():
+            return self.bn(self.conv(x))
+        bn = self.bn
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+        weight = self.conv.weight * scale[:, None, None, None]
+        return F.conv2d(x, weight, bn.bias - bn.running_mean * scale, self.conv.stride, self.conv.padding)
 
 
 class LinearTransform(nn.Conv2d):
@@ -64,17 +78,30 @@ class ResidualReduction(nn.Module):
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
 
 
-def _cell_forward(x: torch.Tensor, edge_fn) -> torch.Tensor:
-    """Node j = sum over edges i -> j of ``edge_fn(e, node_i)``; ``edge_fn`` returns None for a zero edge."""
-    nodes = [x]
+def live_nodes(ops: Sequence[str]) -> tuple[bool, bool, bool, bool]:
+    """Which nodes can influence the cell output: node 3, and any node with a non-``none`` edge into a live node."""
+    live = [False, False, False, True]
+    for j in (2, 1, 0):
+        live[j] = any(live[dst] and op != "none" for (src, dst), op in zip(space.EDGES, ops, strict=True)
+                      if src == j)
+    return tuple(live)
+
+
+def _cell_forward(x: torch.Tensor, ops: Sequence[str], apply) -> torch.Tensor:
+    """Node j = sum over edges i -> j of ``apply(e, node_i)``, skipping ``none`` edges and nodes whose value cannot
+    reach the output (their ops would change nothing but wasted compute; results are identical)."""
+    live = live_nodes(ops)
+    nodes: list[torch.Tensor | None] = [x]
     for j in (1, 2, 3):
+        if not live[j]:
+            nodes.append(None)
+            continue
         total = None
         for e, (src, dst) in enumerate(space.EDGES):
-            if dst != j:
+            if dst != j or ops[e] == "none" or nodes[src] is None:
                 continue
-            out = edge_fn(e, nodes[src])
-            if out is not None:
-                total = out if total is None else total + out
+            out = apply(e, nodes[src])
+            total = out if total is None else total + out
         nodes.append(total if total is not None else torch.zeros_like(x))
     return nodes[3]
 
@@ -113,7 +140,7 @@ class Cell(nn.Module):
         self.edges = nn.ModuleList([m if (m := make_op(op, c)) is not None else nn.Identity() for op in ops])
 
     def forward(self, x):
-        return _cell_forward(x, lambda e, h: None if self.ops[e] == "none" else self.edges[e](h))
+        return _cell_forward(x, self.ops, lambda e, h: self.edges[e](h))
 
 
 class NB201Network(_Macro):
@@ -140,7 +167,7 @@ class MixedCell(nn.Module):
         )
 
     def forward(self, x, path: Sequence[int]):
-        return _cell_forward(x, lambda e, h: None if path[e] == NONE else self.edges[e][path[e]](h))
+        return _cell_forward(x, [space.OPS[i] for i in path], lambda e, h: self.edges[e][path[e]](h))
 
 
 class NB201Supernet(_Macro):

@@ -43,3 +43,25 @@ def test_conformance(tmp_path, mlflow_uri, method, bench):
         if r.flat_metrics()[name] == r.flat_metrics()[name]:  # NaN is not logged
             assert mlflow_key(name) in run.data.metrics, name
     assert {"method", "bench", "dataset", "seed", "env/git_commit"} <= set(run.data.params)
+
+
+@pytest.mark.parametrize("method", ["spos", "fairnas"])
+def test_one_shot_same_seed_same_metrics(tmp_path, method):
+    def once(seed, sub):
+        r = nh.run(tiny_config(method, "201", tmp_path / sub, seed=seed, tracking=False))
+        return r.chosen, r.truth, r.ranking, r.extra, [
+            {k: v for k, v in p.items() if "wall" not in k} for p in r.trajectory]
+
+    assert once(1, "a") == once(1, "b")
+    assert once(1, "a")[2] != once(2, "c")[2]
+
+
+def test_one_shot_rejects_datasets_without_images(tmp_path):
+    with pytest.raises(nh.UserError, match="only CIFAR-10 images are available"):
+        nh.run(tiny_config("spos", "201", tmp_path, dataset="cifar100", tracking=False))
+    assert not any(tmp_path.iterdir())  # the rejected run left nothing behind
+
+
+def test_unknown_set_key_lists_valid_keys(tmp_path):
+    with pytest.raises(nh.UserError, match="unknown --set key 'epoch'.*epochs"):
+        nh.run(nh.RunConfig(method="spos", bench="201", overrides={"epoch": "3"}, out_dir=str(tmp_path)))

@@ -56,3 +56,25 @@ def test_every_architecture_built_literally(nb201):
     table = nb201.table["params/cifar10"].to_numpy()
     for i, arch in nb201.iter_archs():
         assert built_params(arch) == table[i], arch
+
+
+@pytest.mark.parametrize("n", [100, 1000])
+def test_default_eval_sets_are_the_committed_ones(nb201, n):
+    """The fixed evaluation sets every method is scored on: regenerating them must give the committed files."""
+    import json
+    from pathlib import Path
+
+    from nasharness.supernet.evaluate import eval_set
+
+    saved = json.loads((Path(__file__).parents[2] / "benchmarks" / "evalsets" / f"nb201-n{n}-seed0.json").read_text())
+    assert eval_set(nb201.column("cifar10-valid/x-valid@200"), n, 0, False).tolist() == saved["indices"]
+
+
+def test_stratified_eval_set_covers_the_top(nb201):
+    from nasharness.supernet.evaluate import eval_set
+
+    truth = nb201.column("cifar10-valid/x-valid@200")
+    idx = eval_set(truth, 200, 0, stratify=True)
+    assert len(set(idx)) == 200
+    top = truth >= np.quantile(truth, 0.9)
+    assert top[idx].sum() == 20  # one tenth from the top decile

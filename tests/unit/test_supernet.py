@@ -169,3 +169,39 @@ def test_crop_and_flip_augmentation():
     data = GPUBatches(rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8), np.zeros(8, int), torch.device("cpu"))
     xb, yb = data.augmented(torch.arange(8), torch.Generator().manual_seed(0))
     assert xb.shape == (8, 3, 32, 32) and xb.dtype == torch.float32 and yb.shape == (8,)
+
+
+def test_dead_nodes_are_skipped_without_changing_the_output():
+    """Node 1 feeds only 'none' edges here, so its op is never computed; the output equals the full computation."""
+    from nasharness.supernet.nb201 import live_nodes
+
+    arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    ops = space.parse_arch(arch)
+    assert live_nodes(ops) == (True, False, True, True)
+    torch.manual_seed(0)
+    cell = NB201Network(arch, 4, 1).layers[0].eval()
+    x = torch.randn(2, 4, 8, 8)
+    calls = []
+    hook = cell.edges[0].register_forward_hook(lambda *a: calls.append(1))
+    fast = cell(x)
+    hook.remove()
+    assert calls == []  # the op on the dead node's only incoming edge never ran
+    n1 = cell.edges[0](x)
+    n2 = cell.edges[1](x)  # + none(n1)
+    full = cell.edges[3](x) + cell.edges[5](n2)  # + none(n1)
+    assert torch.allclose(fast, full) and n1.abs().sum() > 0
+
+
+def test_inference_bn_folding_is_the_same_function():
+    torch.manual_seed(0)
+    sup = NB201Supernet(4, 1, 10)
+    sup.train()
+    for _ in range(3):  # give the BNs non-trivial running statistics
+        sup(torch.randn(8, 3, 32, 32), arch_to_path(ARCH))
+    sup.eval()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        plain = sup(x, arch_to_path(ARCH))
+    with torch.inference_mode():
+        folded = sup(x, arch_to_path(ARCH))
+    assert torch.allclose(plain, folded, atol=1e-5)
