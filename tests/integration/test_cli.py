@@ -63,14 +63,15 @@ def test_bench_and_methods_commands():
     assert "1,342 of 423,624 architectures present" in info and "test@108" in info
     assert "15,625 of 15,625" in invoke("bench", "info", "201").output
     listed = [line.split()[0] for line in invoke("methods", "list").output.splitlines()]
-    assert listed == ["fairnas", "random", "scarlet", "spos"]
+    assert listed == ["fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
     assert invoke("bench", "prepare", "201").exit_code == 0
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "-m", "fairnass", "-b", "201"], "unknown method 'fairnass'; valid: fairnas, random, scarlet, spos"),
+        (["run", "-m", "fairnass", "-b", "201"],
+         "unknown method 'fairnass'; valid: fairnas, predictor-mse, random, renas, scarlet, spos"),
         (["run", "-m", "random", "-b", "301"], "unknown benchmark '301'; valid: 101, 201"),
         (["run", "-m", "random", "-b", "201", "-d", "cifar1000"], "valid: ImageNet16-120, cifar10, cifar100"),
         (["run", "-m", "random", "-b", "101", "-d", "cifar100"], "valid: cifar10"),

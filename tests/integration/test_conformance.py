@@ -18,7 +18,9 @@ TINY_ONESHOT = {"channels": "4", "cells_per_stage": "1", "epochs": "1", "batch_s
 
 def tiny_config(method: str, bench: str, tmp_path, **kw) -> nh.RunConfig:
     cls = METHODS.factory(method)
-    extra = {"overrides": TINY_ONESHOT} if getattr(cls, "kind", "") == "one-shot" else {"max_archs": 20}
+    kind = getattr(cls, "kind", "")
+    extra = {"overrides": TINY_ONESHOT} if kind == "one-shot" else (
+        {"overrides": {"epochs": "2", "train_size": "30"}} if kind == "predictor" else {"max_archs": 20})
     return nh.RunConfig(method=method, bench=bench, out_dir=str(tmp_path), n_boot=10, device="cpu",
                         **extra, **kw)
 

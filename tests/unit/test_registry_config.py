@@ -33,7 +33,7 @@ def test_registry_stores_factories_lazily_and_rejects_duplicates():
 
 
 def test_builtin_plugins():
-    assert list_methods() == ["fairnas", "random", "scarlet", "spos"]
+    assert list_methods() == ["fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
     assert list_benchmarks() == ["101", "201"]
 
 

@@ -1,0 +1,1 @@
+"""Performance predictors over architecture encodings (ReNAS and its regression baseline)."""
