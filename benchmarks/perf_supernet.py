@@ -17,16 +17,15 @@ data pipeline's share of a step. Timings are medians; compare ratios, not absolu
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
+from _common import machine_meta, write_rows  # noqa: E402
 from torch.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,17 +232,7 @@ def main(argv=None) -> int:
                           "1000 valid images, batch 64 both; baseline = DataLoader with per-image normalization "
                           "under torch.no_grad")
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-            "device": "cpu", "python": platform.python_version(), "C": C, "N": N, "batch": B,
-            "date": time.strftime("%Y-%m-%d")}
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=[*rows[0], *meta])
-        w.writeheader()
-        for r in rows:
-            w.writerow({**r, **meta})
-    print(f"wrote {out}")
+    write_rows(args.out, rows, machine_meta(device="cpu", C=C, N=N, batch=B))
     return 0
 
 

@@ -11,16 +11,16 @@ Targets (issue #3): warm load >= 5x faster than re-reading the sources; 1M looku
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
+from _common import machine_meta, write_rows  # noqa: E402
 
 
 def timed(fn, repeat: int) -> float:
@@ -98,16 +98,7 @@ def main(argv=None) -> int:
     add("nb101 slices cold build", cold101)
     add("nb101 slices warm load", warm101, reference="nb101 slices cold build", ref_seconds=cold101)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d")}
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=[*rows[0], *meta])
-        w.writeheader()
-        for r in rows:
-            w.writerow({**r, **meta})
-    print(f"wrote {out}")
+    write_rows(args.out, rows, machine_meta())
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -82,3 +84,51 @@ class RunConfig:
     @property
     def out_path(self) -> Path:
         return Path(self.out_dir).expanduser()
+
+
+def check_int(owner: str, name: str, value, lo: int, hi: int | None = None) -> None:
+    """An integer field in [lo, hi], or a ConfigError naming the field, the value and the range."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ConfigError(f"{owner} {name} must be an integer in {rng}, got {value!r}.")
+
+
+def check_number(owner: str, name: str, value, lo: float = 0.0) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < lo:
+        raise ConfigError(f"{owner} {name} must be a finite number >= {lo:g}, got {value!r}.")
+
+
+def _coerce(key: str, text: str, annotation) -> object:
+    """Parse a ``--set`` string into a dataclass field's (resolved) type."""
+    text = str(text).strip()
+    kinds = typing.get_args(annotation) or (annotation,)
+    if type(None) in kinds and text.lower() in ("none", "null", "all"):
+        return None
+    for kind in kinds:
+        if kind is bool:
+            if text.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return text.lower() in ("true", "1", "yes")
+        elif kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                continue
+        elif kind is str:
+            return text
+    raise ConfigError(f"--set {key}={text!r}: cannot read {text!r} as {annotation}.")
+
+
+def apply_overrides(configs: list, overrides: dict, kind: str) -> list:
+    """``--set key=value`` pairs applied to whichever of ``configs`` (frozen dataclasses) has the field ``key``;
+    an unknown key is an error listing every valid one. Values are parsed to the field's type and re-validated."""
+    hints = [typing.get_type_hints(type(c)) for c in configs]
+    changes: list[dict] = [{} for _ in configs]
+    for key, value in overrides.items():
+        for k, h in enumerate(hints):
+            if key in h:
+                changes[k][key] = _coerce(key, value, h[key])
+                break
+        else:
+            valid = sorted({name for h in hints for name in h})
+            raise ConfigError(f"unknown --set key {key!r} for {kind} methods; valid: {', '.join(valid)}.")
+    return [dataclasses.replace(c, **ch) if ch else c for c, ch in zip(configs, changes, strict=True)]

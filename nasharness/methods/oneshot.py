@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import typing
 
 import numpy as np
 import torch
 
-from ..config import Budget
+from ..config import Budget, apply_overrides
 from ..envinfo import peak_rss_mb
-from ..errors import ConfigError, UserError
+from ..errors import UserError
 from ..io import atomic_write_json
 from ..supernet.evaluate import EvalConfig, InheritedEvaluator, eval_set
 from ..supernet.nb201 import NB201Supernet, arch_to_path
@@ -43,52 +42,6 @@ REPORT = [TEST_TRUTH, VALID_TRUTH, "cifar100/x-test@200", "ImageNet16-120/x-test
 SUBSET_SEED = 2020  # fixed: every method and seed trains/evaluates on the same image subsets
 
 
-def _coerce(value: str, annotation) -> object:
-    """Parse a ``--set`` string into the dataclass field's type."""
-    text = str(value).strip()
-    kinds = typing.get_args(annotation) or (annotation,)
-    if type(None) in kinds and text.lower() in ("none", "null", "all"):
-        return None
-    for kind in kinds:
-        if kind is bool or kind == "bool":
-            if text.lower() in ("true", "1", "yes"):
-                return True
-            if text.lower() in ("false", "0", "no"):
-                return False
-        elif kind is int or kind == "int":
-            try:
-                return int(text)
-            except ValueError:
-                pass
-        elif kind is float or kind == "float":
-            try:
-                return float(text)
-            except ValueError:
-                pass
-        elif kind is str or kind == "str":
-            return text
-    raise ConfigError(f"cannot parse {text!r} as {annotation}.")
-
-
-def apply_overrides(supernet: SupernetConfig, evaluation: EvalConfig, overrides: dict) -> tuple:
-    s_fields = {f.name: f for f in dataclasses.fields(SupernetConfig)}
-    e_fields = {f.name: f for f in dataclasses.fields(EvalConfig)}
-    s_new, e_new = {}, {}
-    for key, value in overrides.items():
-        if key in s_fields:
-            s_new[key] = _coerce(value, s_fields[key].type if not isinstance(s_fields[key].type, str)
-                                 else eval(s_fields[key].type, {"int": int, "float": float, "bool": bool,  # noqa: S307
-                                                                "str": str, "None": None}))
-        elif key in e_fields:
-            e_new[key] = _coerce(value, e_fields[key].type if not isinstance(e_fields[key].type, str)
-                                 else eval(e_fields[key].type, {"int": int, "float": float, "bool": bool,  # noqa: S307
-                                                                "str": str, "None": None}))
-        else:
-            valid = sorted(set(s_fields) | set(e_fields))
-            raise ConfigError(f"unknown --set key {key!r} for one-shot methods; valid: {', '.join(valid)}.")
-    return dataclasses.replace(supernet, **s_new), dataclasses.replace(evaluation, **e_new)
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -108,7 +61,7 @@ class OneShotMethod:
     def __init__(self, config):
         self.config = config
         base_s, base_e = BUDGETS[config.budget]
-        self.supernet_config, self.eval_config = apply_overrides(base_s, base_e, dict(config.overrides))
+        self.supernet_config, self.eval_config = apply_overrides([base_s, base_e], dict(config.overrides), "one-shot")
 
     def budget(self, bench: str, dataset: str) -> Budget:
         e = self.eval_config

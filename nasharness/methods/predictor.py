@@ -15,12 +15,11 @@ import time
 
 import numpy as np
 
-from ..config import Budget
+from ..config import Budget, apply_overrides
 from ..errors import UserError
 from ..predictors.model import Predictor, PredictorConfig
 from ..tabular.base import Protocol
 from .base import SearchContext, SearchOutcome
-from .oneshot import _coerce
 
 #: Labels a predictor trains on and the truth it is scored against, per benchmark/dataset.
 NB201_LABELS = {"cifar10": ("cifar10-valid/x-valid@200", "cifar10/ori-test@200", "cifar10-valid/train-time-s@200"),
@@ -39,18 +38,11 @@ class PredictorMethod:
     def __init__(self, config):
         self.config = config
         base = PredictorConfig(epochs=150 if config.budget == "ci" else 300)
-        fields = {f.name: f for f in dataclasses.fields(PredictorConfig)}
-        new = {}
-        for key, value in dict(config.overrides).items():
-            if key not in fields:
-                raise UserError(f"unknown --set key {key!r} for predictor methods; valid: {', '.join(sorted(fields))}.")
-            ann = {"int": int, "float": float, "int | None": int | None, "float | None": float | None}.get(
-                fields[key].type, fields[key].type) if isinstance(fields[key].type, str) else fields[key].type
-            new[key] = _coerce(value, ann)
-        if "train_size" in new and "train_ratio" not in new:
-            new["train_ratio"] = None
-        self.predictor_config = dataclasses.replace(base, **new)
-        self._explicit = set(new)
+        overrides = dict(config.overrides)
+        if "train_size" in overrides and "train_ratio" not in overrides:
+            overrides["train_ratio"] = "none"  # an explicit size replaces the default ratio
+        (self.predictor_config,) = apply_overrides([base], overrides, "predictor")
+        self._explicit = set(overrides)
 
     def protocol(self, bench, dataset: str) -> Protocol:
         if bench.name == "201":

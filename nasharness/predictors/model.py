@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import check_int, check_number
 from ..errors import ConfigError
 
 LOSSES = ("pairwise", "mse")
@@ -27,18 +27,13 @@ class PredictorConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "width"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"predictor {name} must be a positive integer, got {v!r}.")
+            check_int("predictor", name, getattr(self, name), 1)
         for name in ("lr", "weight_decay"):
-            v = getattr(self, name)
-            if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-                raise ConfigError(f"predictor {name} must be a non-negative number, got {v!r}.")
+            check_number("predictor", name, getattr(self, name))
         if self.train_ratio is not None and not 0 < self.train_ratio < 1:
             raise ConfigError(f"train_ratio must lie in (0, 1), got {self.train_ratio!r}; e.g. --set train_ratio=0.01.")
-        if self.train_size is not None and (isinstance(self.train_size, bool) or not isinstance(self.train_size, int)
-                                            or self.train_size < 2):
-            raise ConfigError(f"train_size must be an integer >= 2, got {self.train_size!r}.")
+        if self.train_size is not None:
+            check_int("predictor", "train_size", self.train_size, 2)
         if self.train_ratio is None and self.train_size is None:
             raise ConfigError("set train_ratio or train_size.")
 

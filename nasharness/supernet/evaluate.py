@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import check_int
 from ..errors import ConfigError
 from .trainer import GPUBatches
 
@@ -42,13 +43,9 @@ class EvalConfig:
         if self.bn_mode not in BN_MODES:
             raise ConfigError(f"bn_mode must be one of {', '.join(BN_MODES)}, got {self.bn_mode!r}.")
         for name in ("n_archs", "calib_batch_size", "eval_batch_size", "population", "sample_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"eval {name} must be a positive integer, got {v!r}.")
+            check_int("eval", name, getattr(self, name), 1)
         for name in ("calib_batches", "cycles", "eval_seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ConfigError(f"eval {name} must be a non-negative integer, got {v!r}.")
+            check_int("eval", name, getattr(self, name), 0)
         if self.sample_size > self.population:
             raise ConfigError(f"sample_size ({self.sample_size}) cannot exceed population ({self.population}).")
 

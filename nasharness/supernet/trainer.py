@@ -12,7 +12,6 @@ run exactly (same seed, same device, same thread count).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import check_int, check_number
 from ..data.cifar import MEAN, STD
 from ..errors import ConfigError
 from ..io import atomic_write
@@ -49,21 +49,15 @@ class SupernetConfig:
     channels_last: bool = False
 
     def __post_init__(self):
-        ints = {"channels": (1, 1024), "cells_per_stage": (1, 64), "epochs": (1, 100_000), "batch_size": (1, 65_536)}
-        for name, (lo, hi) in ints.items():
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise ConfigError(f"supernet {name} must be an integer in {lo}..{hi}, got {v!r}.")
+        for name, hi in (("channels", 1024), ("cells_per_stage", 64), ("epochs", 100_000), ("batch_size", 65_536)):
+            check_int("supernet", name, getattr(self, name), 1, hi)
         for name in ("lr", "lr_min", "weight_decay", "grad_clip", "momentum"):
-            v = getattr(self, name)
-            if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-                raise ConfigError(f"supernet {name} must be a non-negative number, got {v!r}.")
+            check_number("supernet", name, getattr(self, name))
         if self.grad_reduce not in ("sum", "mean"):
             raise ConfigError(f"grad_reduce must be 'sum' or 'mean', got {self.grad_reduce!r}.")
-        for name in ("n_train", "n_valid"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ConfigError(f"{name} must be a positive number of images or None (all), got {v!r}.")
+        for name in ("n_train", "n_valid", "threads"):
+            if getattr(self, name) is not None:
+                check_int("supernet", name, getattr(self, name), 1)
 
 
 class GPUBatches:

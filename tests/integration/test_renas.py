@@ -26,7 +26,8 @@ def test_encodings_shape_and_distinctness(nb201, nb101):
     assert len(np.unique(x.reshape(len(x), -1), axis=0)) == 15_625
     e = encode_nb101(nb101.spec(0))
     assert e.shape == (24, 7, 7) and np.isfinite(e).all()
-    assert e[0, :, -1].sum() >= 1 and e[0, -1].sum() == 0  # something feeds the output, which always sits in the last row/column
+    # something feeds the output, which always sits in the last row/column
+    assert e[0, :, -1].sum() >= 1 and e[0, -1].sum() == 0
 
 
 def _tiny(method, bench, tmp_path, **kw):
