@@ -11,7 +11,6 @@ BN handling is explicit (``bn_mode``), because it changes rankings:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -125,6 +124,3 @@ class InheritedEvaluator:
                 progress(k + 1, len(paths))
         return out
 
-
-def finite_or_nan(x: float) -> float:
-    return x if math.isfinite(x) else float("nan")
