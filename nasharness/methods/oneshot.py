@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from ..config import Budget, apply_overrides
-from ..envinfo import peak_rss_mb
 from ..errors import UserError
 from ..io import atomic_write_json
 from ..supernet.evaluate import EvalConfig, InheritedEvaluator, eval_set
@@ -134,8 +133,14 @@ class OneShotMethod:
         t0 = time.perf_counter()
         space = NB201Space()
 
+        # One memo for the eval set, the evolution and the control: an arch's inherited-weight accuracy does not
+        # depend on what was evaluated before it (BN is re-estimated per arch), so it is never computed twice.
+        known = {int(i): float(a) for i, a in zip(arch_set, scores, strict=True)}
+
         def score(i: int) -> float:
-            return evaluator.accuracy(arch_to_path(bench.key_of(i)))
+            if i not in known:
+                known[i] = evaluator.accuracy(arch_to_path(bench.key_of(i)))
+            return known[i]
 
         def sample(rng) -> int:
             return int(rng.integers(bench.size))
@@ -170,7 +175,6 @@ class OneShotMethod:
             rank_truths=[VALID_TRUTH, TEST_TRUTH], report=REPORT, regret_on=REPORT,
             costs={"epochs": state.epoch, "steps": state.step, "samples_seen": state.samples_seen,
                    "archs_evaluated_inherited": n_evals, "inherited_eval_archs_per_s": len(arch_set) / eval_wall,
-                   "peak_mem_mb": round(peak_rss_mb(), 1),
                    "peak_gpu_mem_mb": (torch.cuda.max_memory_allocated(device) / 2**20) if device.type == "cuda"
                    else 0.0},
             metrics={"search/evolution/best_supernet_acc": evo.best_score,

@@ -205,3 +205,21 @@ def test_inference_bn_folding_is_the_same_function():
     with torch.inference_mode():
         folded = sup(x, arch_to_path(ARCH))
     assert torch.allclose(plain, folded, atol=1e-5)
+
+
+def test_inherited_accuracy_does_not_depend_on_evaluation_order():
+    """Why the one-shot pipeline may memoize scores: BN is re-estimated per arch, so history does not matter."""
+    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator
+
+    torch.manual_seed(0)
+    sup = NB201Supernet(4, 1, 10)
+    rng = np.random.default_rng(0)
+    calib = GPUBatches(rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64),
+                       torch.device("cpu"))
+    valid = GPUBatches(rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64),
+                       torch.device("cpu"))
+    ev = InheritedEvaluator(sup, calib, valid, EvalConfig(calib_batches=2, calib_batch_size=32, eval_batch_size=32))
+    a, b = arch_to_path(ARCH), arch_to_path(space.ALL_NONE)
+    first = ev.accuracy(a)
+    ev.accuracy(b)
+    assert ev.accuracy(a) == first
