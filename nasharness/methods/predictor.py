@@ -52,8 +52,8 @@ class PredictorMethod:
                 f"archs only; the ranking truth {final} is evaluated on the other archs")
             return Protocol(dataset, label, final, 200, note)
         if bench.is_full:
-            return Protocol(dataset, "val@108", "test@108", 108, "")
-        return Protocol(dataset, "val@108", "val@108", 108,
+            return Protocol(dataset, "cifar10/val@108", "cifar10/test@108", 108, "")
+        return Protocol(dataset, "cifar10/val@108", "cifar10/val@108", 108,
                         f"only the staged NB101 slices are present ({bench.size:,} of {bench.space_size:,} archs): the "
                         f"labeled slices are the universe, there is no test accuracy for most of them, so labels and "
                         f"truth are both val@108")
@@ -88,7 +88,7 @@ class PredictorMethod:
         encode_wall = time.perf_counter() - t0
         train = np.sort(ctx.rng.choice(universe, n_train, replace=False))
         rest = np.setdiff1d(universe, train)
-        cost_col = NB201_LABELS[proto.dataset][2] if bench.name == "201" else "train-time-s@108"
+        cost_col = NB201_LABELS[proto.dataset][2] if bench.name == "201" else "cifar10/train-time-s@108"
         sim = float(np.nansum(bench.query_many(train, cost_col)))
         ctx.status(f"fitting the {self.loss} predictor on {n_train} architectures")
         t0 = time.perf_counter()

@@ -7,15 +7,18 @@ Without the official file, the table is the union of the staged public slices (`
 * ``nb101_dummy_union.json``: 52 archs with all 3 repeats of validation and test accuracy at 108 epochs.
 * ``zc_nasbench101.json``: 500 *unpruned* specs (292 graphs) with the validation accuracy of a randomly drawn repeat.
 
-Columns: ``val@E`` / ``test@E`` are means over the repeats known for that arch (``…/n_runs`` says how many);
-``val@108/run0..2``, ``test@108/run0..2`` only where the repeat identity is known; ``src/<source>/val@108`` keeps
-each source's own value so disagreements stay visible (``conflict`` describes them). Accuracies are fractions 0..1,
-as in NB101. With ``nasharness bench prepare 101 --source nasbench_*.tfrecord`` the full table replaces the slices.
+Columns: ``cifar10/val@E`` / ``cifar10/test@E`` are means over the repeats known for that arch (``…/n_runs`` says
+how many); ``…@108/run0..2`` only where the repeat identity is known; ``src/<source>/cifar10/val@108`` keeps each
+source's own value so disagreements stay visible (``conflict`` describes them). Every metric name carries the dataset
+(CIFAR-10, NB101's only one), the split and the epoch budget. Accuracies are in percent, like NAS-Bench-201 (NB101's
+files hold fractions 0..1; the table multiplies by 100 once, so methods and reports compare like with like).
+With ``nasharness bench prepare 101 --source nasbench_*.tfrecord`` the full table replaces the slices.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +34,7 @@ from .base import Protocol, TabularBenchmark
 from .cache import Source, load_or_build, read_table, write_table
 from .nb101_tfrecord import iter_records
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: dataset-qualified column names, accuracies in percent
 EPOCHS = (4, 12, 36, 108)
 VIS = "nb101/nasbench-vis/data-1k.json"
 UNION = "nb101/naslib/nb101_dummy_union.json"
@@ -190,7 +193,15 @@ def build_slices(paths: Mapping[str, Path]) -> pd.DataFrame:
     return _finish(pd.DataFrame(rows))
 
 
+_METRIC = re.compile(r"^(src/[^/]+/)?((?:val|test|train-time-s)@\d+(?:/.*)?)$")
+
+
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    """Column order, integer run counts, percent accuracies, dataset-qualified metric names."""
+    for c in df.columns:
+        if (c.startswith(("val@", "test@")) or re.match(r"^src/[^/]+/val@", c)) and not c.endswith("/n_runs"):
+            df[c] = df[c] * 100.0
+    df = df.rename(columns=lambda c: (m[1] or "") + "cifar10/" + m[2] if (m := _METRIC.match(c)) else c)
     front = ["hash", "adjacency", "ops", "n_vertices", "n_edges", "params", "sources", "conflict"]
     front = [c for c in front if c in df.columns]
     rest = sorted(c for c in df.columns if c not in front)
@@ -292,10 +303,11 @@ class NB101(TabularBenchmark):
     def protocol(self, dataset: str) -> Protocol:
         self.check_dataset(dataset)
         if self.is_full:
-            return Protocol(dataset, "val@12", "test@108", 12, "NB101 full table: proxy = mean validation "
-                            "accuracy of the 3 repeats at 12 epochs, truth = mean test accuracy at 108 epochs")
+            return Protocol(dataset, "cifar10/val@12", "cifar10/test@108", 12,
+                            "NB101 full table: proxy = mean validation accuracy of the 3 repeats at 12 epochs, "
+                            "truth = mean test accuracy at 108 epochs")
         return Protocol(
-            dataset, "val@12", "val@108", 12,
+            dataset, "cifar10/val@12", "cifar10/val@108", 12,
             f"only the staged NB101 slices are present ({self.size:,} of {self.space_size:,} archs); the 12-epoch "
             "proxy exists for the 1,000-arch uniform slice, which has no test accuracy, so the truth is val@108 "
             "(one training repeat) and results are among labeled archs only",
@@ -303,12 +315,12 @@ class NB101(TabularBenchmark):
 
     def proxy_cost(self, indices: np.ndarray, protocol: Protocol) -> np.ndarray:
         """Simulated seconds for the proxy epochs: recorded time at that budget, else scaled from 108 epochs."""
-        col = f"train-time-s@{protocol.proxy_epochs}"
+        col = f"cifar10/train-time-s@{protocol.proxy_epochs}"
         if col in self.table.columns:
             t = self.query_many(indices, col)
             if np.isfinite(t).all():
                 return t
-        return self.query_many(indices, "train-time-s@108") * (protocol.proxy_epochs / 108.0)
+        return self.query_many(indices, "cifar10/train-time-s@108") * (protocol.proxy_epochs / 108.0)
 
 
 def sources(root: Path) -> list[Source]:

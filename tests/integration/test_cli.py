@@ -54,13 +54,13 @@ def test_json_output_and_101(tmp_path):
     r = invoke("run", "-m", "random", "-b", "101", "--no-tracking", "--out-dir", str(tmp_path), "--json", "-q")
     assert r.exit_code == 0, r.output
     payload = json.loads(r.output[: r.output.rindex("}") + 1])
-    assert payload["bench"] == "101" and payload["ranking"]["rank/val@108/kendall_tau"]["n"] == 100
+    assert payload["bench"] == "101" and payload["ranking"]["rank/cifar10/val@108/kendall_tau"]["n"] == 100
 
 
 def test_bench_and_methods_commands():
     assert invoke("bench", "list").output.split() == ["101", "201"]
     info = invoke("bench", "info", "101").output
-    assert "1,342 of 423,624 architectures present" in info and "test@108" in info
+    assert "1,342 of 423,624 architectures present" in info and "cifar10/test@108" in info
     assert "15,625 of 15,625" in invoke("bench", "info", "201").output
     listed = [line.split()[0] for line in invoke("methods", "list").output.splitlines()]
     assert listed == ["fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]

@@ -65,5 +65,5 @@ def test_nb101_among_labeled_archs(tmp_path, nb101):
     r = _run(tmp_path, bench="101", max_archs=2000)
     assert r.n_evaluated == 1000  # the whole 12-epoch-labeled slice: exhaustive
     assert any("exhaustive" in n for n in r.notes) and any("1,342 of 423,624" in n for n in r.notes)
-    assert r.protocol["final"] == "val@108" and r.protocol["labeled_archs"] == 1000
+    assert r.protocol["final"] == "cifar10/val@108" and r.protocol["labeled_archs"] == 1000
     assert r.chosen["arch"] == nb101.key_of(r.chosen["index"])

@@ -64,11 +64,11 @@ def test_prepare_full_table_and_use_it(tmp_path, monkeypatch):
     assert bench.is_full and bench.size == 4
     h = specs[2].hash()
     vals = [truth[(h, 108, r)][0] for r in range(3)]
-    assert bench.query(h, "val@108") == pytest.approx(np.mean(vals))
-    assert bench.query(h, "val@108/run1") == pytest.approx(vals[1])
-    assert bench.query(h, "test@12/n_runs") == 3
+    assert bench.query(h, "cifar10/val@108") == pytest.approx(100 * np.mean(vals))  # stored in percent
+    assert bench.query(h, "cifar10/val@108/run1") == pytest.approx(100 * vals[1])
+    assert bench.query(h, "cifar10/test@12/n_runs") == 3
     assert bench.query(h, "params") == 1002
-    assert bench.protocol("cifar10").final == "test@108"
+    assert bench.protocol("cifar10").final == "cifar10/test@108"
     assert bench.proxy_cost(np.array([bench.index_of(h)]), bench.protocol("cifar10"))[0] == pytest.approx(1201.0)
 
 
