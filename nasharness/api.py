@@ -122,8 +122,12 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
         best_in_table[m] = float(col[labeled].max())
         regret[m] = best_in_table[m] - truth_metrics[m]
     ranking = {}
+    rank_sets = {}
     for t in outcome.rank_truths or [proto.final]:
-        ranks = ranking_report(outcome.scores, bench.column(t)[outcome.scored], ks=config.top_k,
+        truth = bench.column(t)[outcome.scored]
+        keep = np.isfinite(truth) & outcome.rank_subsets.get(t, True)
+        rank_sets[t] = int(keep.sum())
+        ranks = ranking_report(np.asarray(outcome.scores)[keep], truth[keep], ks=config.top_k,
                                rng=np.random.default_rng(boot_seed), n_boot=config.n_boot)
         ranking.update({f"rank/{t}/{k}": r.to_dict() for k, r in ranks.items()})
     artifacts = list(outcome.artifacts)
@@ -131,8 +135,10 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
         from .report.plots import ranking_scatter  # noqa: PLC0415
 
         t = (outcome.rank_truths or [proto.final])[0]
+        keep = np.isfinite(bench.column(t)[outcome.scored]) & outcome.rank_subsets.get(t, True)
         artifacts.append(str(ranking_scatter(
-            np.asarray(outcome.scores, float), bench.column(t)[outcome.scored], xlabel=outcome.score_name,
+            np.asarray(outcome.scores, float)[keep], bench.column(t)[outcome.scored][keep],
+            xlabel=outcome.score_name,
             ylabel=f"true {t}", title=f"{method_name} on NAS-Bench-{bench_name} (seed {config.seed})",
             path=run_dir / "ranking_scatter.png", kendall=ranking[f"rank/{t}/kendall_tau"]["value"])))
     except ImportError:  # matplotlib is optional for library users
@@ -145,7 +151,8 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
         notes.append(proto.note)
     if bench.coverage < 1:
         notes.append(f"regret is relative to the best of the {int(labeled.sum()):,} architectures labeled with "
-                     f"{proto.proxy} and {proto.final}, not the whole space of {bench.space_size:,}")
+                     f"{' and '.join(dict.fromkeys([proto.proxy, proto.final]))}, not the whole space of "
+                     f"{bench.space_size:,}")
     costs = {f"{k}/wall_s": round(v, 4) for k, v in phases.items()}
     costs.update({"simulated_train_s": outcome.sim_seconds, "peak_mem_mb": round(peak_rss_mb(), 1),
                   "device_hours": phases["total"] / 3600.0})
@@ -154,6 +161,7 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
         method=method_name, bench=bench_name, dataset=dataset, seed=config.seed, budget=budget.name,
         protocol={"proxy": proto.proxy, "final": proto.final, "proxy_epochs": proto.proxy_epochs,
                   "ranking_scores": outcome.score_name, "ranking_truths": outcome.rank_truths or [proto.final],
+                  "ranking_n": rank_sets,
                   "budget": {"max_archs": budget.max_archs, "max_sim_seconds": budget.max_sim_seconds},
                   "best_in_table": best_in_table.get(proto.final), "labeled_archs": int(labeled.sum()),
                   "space_size": bench.space_size, **outcome.params},

@@ -30,6 +30,8 @@ JPG_SHA256 = "6281c828594f8b27cf88915ab0bf029df507c62bd9ddfec776191357f6d9179c"
 CACHE_VERSION = 1
 #: Seed of the cifar10-valid split. Fixed, independent of any run seed, so every method sees the same split.
 SPLIT_SEED = 201
+#: Seed of the re-drawn NB101 40k/10k split (used only when the images are not in the original batch order).
+NB101_SPLIT_SEED = 101
 
 
 @dataclass
@@ -39,6 +41,18 @@ class Cifar10:
     test_x: np.ndarray  # uint8 [10000, 32, 32, 3]
     test_y: np.ndarray
     source: str
+    #: True when the train images are in the original pickle order (data_batch_1..5), as read from the batches.
+    pickle_order: bool = False
+
+    def nb101_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """NAS-Bench-101's split: 40k train / 10k validation out of the 50k train images. NB101 trained on
+        ``data_batch_1..4`` and validated on ``data_batch_5``; with the pickles that exact split is used. The JPEG copy
+        does not keep the batch order, so there the split is re-drawn per class with a fixed seed (4/5 train, 1/5
+        validation; balanced, like the original up to the original's slight class imbalance)."""
+        n = len(self.train_y)
+        if self.pickle_order:
+            return np.arange(n - 10_000), np.arange(n - 10_000, n)
+        return cifar10_valid_split(self.train_y, NB101_SPLIT_SEED, train_fraction=0.8)
 
     def valid_split(self) -> tuple[np.ndarray, np.ndarray]:
         """NB201's ``cifar10-valid``: 25k train / 25k valid out of the 50k train images, balanced per class.
@@ -49,14 +63,15 @@ class Cifar10:
         return cifar10_valid_split(self.train_y)
 
 
-def cifar10_valid_split(labels: np.ndarray, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+def cifar10_valid_split(labels: np.ndarray, seed: int = SPLIT_SEED,
+                        train_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     train, valid = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        half = len(idx) // 2
-        train.append(idx[:half])
-        valid.append(idx[half:])
+        cut = int(round(len(idx) * train_fraction))
+        train.append(idx[:cut])
+        valid.append(idx[cut:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
 
 
@@ -115,7 +130,7 @@ def read_batches_py(folder: Path) -> Cifar10:
             raise _bad(folder / n, f"it holds {len(x)} images and {len(y)} labels; expected equal, non-zero counts")
         parts.append((x, y))
     return Cifar10(np.concatenate([p[0] for p in parts[:5]]), np.concatenate([p[1] for p in parts[:5]]),
-                   parts[5][0], parts[5][1], source=str(folder))
+                   parts[5][0], parts[5][1], source=str(folder), pickle_order=True)
 
 
 def load_cifar10(data_dir=None, dataset_root=None) -> Cifar10:

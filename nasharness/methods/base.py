@@ -43,6 +43,9 @@ class SearchOutcome:
     notes: list[str] = field(default_factory=list)
     #: Truth columns to rank ``scores`` against (default: the protocol's final metric).
     rank_truths: list[str] | None = None
+    #: Per truth, a boolean mask over ``scored`` selecting the archs it is ranked over (default: all whose truth is
+    #: finite). E.g. NB101 ranks ``val@108`` over the uniform sample and ``test@108`` over the archs that have it.
+    rank_subsets: dict[str, np.ndarray] = field(default_factory=dict)
     #: Truth columns reported for the chosen arch (default: final and proxy) and those given a regret.
     report: list[str] | None = None
     regret_on: list[str] | None = None

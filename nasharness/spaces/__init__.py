@@ -35,12 +35,21 @@ class NB201Space:
 
 
 class NB101Space:
-    """Valid pruned specs; sampling draws a random DAG and ops and rejects invalid ones; mutation flips an edge
-    or changes an op (rejecting invalid results)."""
+    """Valid pruned specs. ``sample``: a graph matched to the space's vertex/edge-count distribution
+    (:func:`nb101.sample_matrix`) with uniform ops; ``sample_rs``: NB101's random-search draw (each edge with
+    probability 1/2, reject invalid — mostly small graphs). Mutation flips an edge or changes an op (rejecting
+    invalid results)."""
 
     name = "nb101"
 
     def sample(self, rng: np.random.Generator):
+        from . import nb101  # noqa: PLC0415
+
+        m = nb101.sample_matrix(rng)
+        ops = [nb101.INPUT] + [nb101.OPS[i] for i in rng.integers(0, 3, len(m) - 2)] + [nb101.OUTPUT]
+        return nb101.make_spec(m, ops)
+
+    def sample_rs(self, rng: np.random.Generator):
         from . import nb101  # noqa: PLC0415
 
         n = nb101.MAX_VERTICES

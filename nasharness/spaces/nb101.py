@@ -7,6 +7,7 @@ iterated-md5 graph hash that keys the dataset (isomorphic specs get the same has
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -131,6 +132,52 @@ def spec_hash(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> str:
             for v in range(n)
         ]
     return _md5(str(sorted(hashes)))
+
+
+#: Vertex counts of the NB101 space, estimated from the 1,000-arch uniform slice (first 1,000 in hash order: 842
+#: have 7 vertices, 149 six, 8 five, 1 four), add-one smoothed so that small graphs still occur.
+VERTEX_WEIGHTS = {2: 1, 3: 1, 4: 2, 5: 9, 6: 150, 7: 843}
+
+
+def _all_on_path(m: np.ndarray) -> np.ndarray:
+    """For a batch of adjacency matrices [B, n, n] (bool): does every vertex lie on an input -> output path?"""
+    b, n, _ = m.shape
+    fwd = np.zeros((b, n), bool)
+    fwd[:, 0] = True
+    for v in range(1, n):
+        fwd[:, v] = (m[:, :v, v] & fwd[:, :v]).any(1)
+    bwd = np.zeros((b, n), bool)
+    bwd[:, -1] = True
+    for v in range(n - 2, -1, -1):
+        bwd[:, v] = (m[:, v, v + 1:] & bwd[:, v + 1:]).any(1)
+    return fwd.all(1) & bwd.all(1)
+
+
+def sample_matrix(rng: np.random.Generator, batch: int = 256) -> np.ndarray:
+    """A random valid, already-pruned adjacency matrix, close to the space's own distribution.
+
+    The vertex count n is drawn from :data:`VERTEX_WEIGHTS`; then a DAG on n vertices uniformly among those with at
+    most 9 edges in which every vertex lies on an input -> output path (so nothing is pruned), by batched rejection.
+    78% of drawn graphs have 9 edges and 18% have 8, as do 77.5% and 17.9% of the uniform slice. (Drawing each of the
+    21 edges with probability 1/2 and pruning, as NB101's random-search example does, gives 0.2% 7-vertex graphs
+    against 84% in the space.)
+    """
+    ns = sorted(VERTEX_WEIGHTS)
+    p = np.array([VERTEX_WEIGHTS[k] for k in ns], float)
+    n = int(rng.choice(ns, p=p / p.sum()))
+    rows, cols = np.triu_indices(n, 1)
+    pairs = len(rows)
+    wk = np.array([math.comb(pairs, k) for k in range(min(MAX_EDGES, pairs) + 1)], float)
+    while True:
+        k = rng.choice(len(wk), size=batch, p=wk / wk.sum())
+        order = np.argsort(rng.random((batch, pairs)), axis=1)
+        on = np.zeros((batch, pairs), bool)
+        np.put_along_axis(on, order, np.arange(pairs)[None, :] < k[:, None], axis=1)
+        m = np.zeros((batch, n, n), bool)
+        m[:, rows, cols] = on
+        ok = np.flatnonzero(_all_on_path(m))
+        if len(ok):
+            return m[ok[0]].astype(np.int8)
 
 
 def from_strings(adjacency: str, ops: str) -> Spec:

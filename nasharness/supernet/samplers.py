@@ -40,3 +40,31 @@ class FairSampler:
     def sample_paths(self, rng: np.random.Generator) -> list[tuple[int, ...]]:
         perms = np.stack([rng.permutation(self.m) for _ in self.choices], axis=1)  # [m, layers]
         return [tuple(int(v) for v in row) for row in perms]
+
+
+class SpecSampler:
+    """Paths for the NAS-Bench-101 supernet: a graph, then ops per interior vertex.
+
+    Graph: :func:`nasharness.spaces.nb101.sample_matrix` — matched to the space's distribution of vertex and edge
+    counts (not NB101's random-search example, which yields mostly 3-5 vertex graphs and would leave the deep vertex
+    positions of the supernet untrained). All paths of one step share the graph.
+
+    Ops: ``op_sampler_cls`` over the n-2 interior vertices (3 choices each): SPOS draws one uniform path; FairNAS and
+    SCARLET draw 3 paths in which every vertex takes every op exactly once (strict fairness per vertex position).
+    """
+
+    def __init__(self, op_sampler_cls: type):
+        self.op_sampler_cls = op_sampler_cls
+        self.name = f"nb101-graph+{op_sampler_cls.name}"
+
+    def sample_paths(self, rng: np.random.Generator) -> list:
+        from ..spaces import nb101  # noqa: PLC0415
+
+        matrix = nb101.sample_matrix(rng)
+        k = len(matrix) - 2
+        if k:
+            op_paths = self.op_sampler_cls([len(nb101.OPS)] * k).sample_paths(rng)
+        else:  # input -> output only: as many (identical) paths as the sampler trains per step
+            op_paths = [()] * len(self.op_sampler_cls([len(nb101.OPS)]).sample_paths(rng))
+        return [nb101.make_spec(matrix, [nb101.INPUT, *(nb101.OPS[i] for i in p), nb101.OUTPUT])
+                for p in op_paths]

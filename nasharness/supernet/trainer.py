@@ -13,6 +13,7 @@ run exactly (same seed, same device, same thread count).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,7 +114,8 @@ class SupernetTrainer:
 
     def __init__(self, supernet: nn.Module, sampler, train: GPUBatches, config: SupernetConfig, *, seed: int,
                  checkpoint_dir: Path | None = None,
-                 progress: Callable[[int, int], None] | None = None, count_updates: bool = False):
+                 progress: Callable[[int, int], None] | None = None, count_updates: bool = False,
+                 log_paths: bool = False):
         self.model = supernet
         self.sampler = sampler
         self.data = train
@@ -121,6 +123,9 @@ class SupernetTrainer:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress or (lambda done, total: None)
         self.count_updates = count_updates
+        #: With ``log_paths``: how often each sampled path was trained, keyed by (hash, n_vertices) (NB101 specs).
+        self.path_counts: Counter = Counter()
+        self.log_paths = log_paths
         self.steps_per_epoch = max(1, len(train) // config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         self.optimizer = torch.optim.SGD(supernet.parameters(), lr=config.lr, momentum=config.momentum,
@@ -145,7 +150,8 @@ class SupernetTrainer:
         blob = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "path_rng": self.path_rng.bit_generator.state,
                 "data_gen": self.data_gen.get_state(), "torch_rng": torch.get_rng_state(),
-                "state": asdict(self.state), "config": asdict(self.config)}
+                "state": asdict(self.state), "config": asdict(self.config),
+                "path_counts": [[h, n, c] for (h, n), c in self.path_counts.items()]}
         atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
     def load(self) -> bool:
@@ -167,6 +173,7 @@ class SupernetTrainer:
         self.data_gen.set_state(blob["data_gen"])
         torch.set_rng_state(blob["torch_rng"])
         self.state = TrainState(**blob["state"])
+        self.path_counts = Counter({(h, n): c for h, n, c in blob.get("path_counts", [])})
         return True
 
     # ---- training -------------------------------------------------------------------------------------------------
@@ -181,6 +188,8 @@ class SupernetTrainer:
             (loss * scale).backward()
             loss_sum += float(loss.detach())
             correct += int((logits.detach().argmax(1) == yb).sum())
+            if self.log_paths:
+                self.path_counts[(path.hash(), path.n_vertices)] += 1
             if self.count_updates:
                 for key in self._path_keys(path):
                     self.state.op_updates[key] = self.state.op_updates.get(key, 0) + 1
@@ -191,6 +200,8 @@ class SupernetTrainer:
         return loss_sum / len(paths), correct / (len(paths) * len(yb)), len(paths)
 
     def _path_keys(self, path) -> list[str]:
+        if hasattr(self.model, "path_keys"):
+            return self.model.path_keys(path)
         return [f"edge{e}/op{c}" for e, c in enumerate(path)]
 
     def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainState:

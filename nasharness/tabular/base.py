@@ -112,6 +112,10 @@ class TabularBenchmark:
             )
         return row
 
+    def row_of(self, key: str) -> int | None:
+        """The row of a (normalized) key, or None when the table does not label it."""
+        return self._key_index().get(self.normalize_key(key))
+
     def missing_hint(self) -> str:
         return ""
 

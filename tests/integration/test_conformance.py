@@ -35,8 +35,10 @@ def test_conformance(tmp_path, mlflow_uri, method, bench):
     assert r.method == method and r.tracking.get("run_id"), r.tracking
     truths = r.protocol["ranking_truths"]
     for t in truths:
+        n = r.protocol["ranking_n"][t]
+        assert 2 <= n <= r.n_evaluated
         for k in ("kendall_tau", "spearman", "precision@10", "regret@10", "ndcg@10"):
-            assert r.ranking[f"rank/{t}/{k}"]["n"] == r.n_evaluated
+            assert r.ranking[f"rank/{t}/{k}"]["n"] == n
         assert "ci_low" in r.ranking[f"rank/{t}/kendall_tau"]
     assert r.protocol["final"] in r.truth and r.protocol["final"] in r.regret
     assert {"total/wall_s", "peak_mem_mb", "device_hours"} <= set(r.costs)
