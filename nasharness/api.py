@@ -6,12 +6,13 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .config import RunConfig
-from .envinfo import environment, peak_rss_mb
+from .envinfo import environment, peak_rss_mb, reset_peak_rss
 from .errors import UserError
 from .io import atomic_write_json
 from .methods.base import SearchContext
@@ -36,7 +37,7 @@ def check_config(config: RunConfig):
 def _config_key(config: RunConfig) -> dict:
     """The parts of a config that must match for ``--resume`` to continue a run."""
     d = config.to_dict()
-    for k in ("quiet", "resume", "tracking", "tracking_uri", "experiment", "out_dir"):
+    for k in ("quiet", "resume", "tracking", "tracking_uri", "experiment", "out_dir", "tags"):
         d.pop(k, None)
     return d
 
@@ -81,6 +82,7 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
         status: Callable[[str], None] | None = None) -> RunResult:
     """Run one search on one benchmark, score it against the table's truth, write and log the result."""
     method_cls, bench_name = check_config(config)
+    reset_peak_rss()  # this run's own peak, also when a sweep runs many in one process
     say = status or (lambda msg: None)
     phases: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -141,6 +143,14 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
             xlabel=outcome.score_name,
             ylabel=f"true {t}", title=f"{method_name} on NAS-Bench-{bench_name} (seed {config.seed})",
             path=run_dir / "ranking_scatter.png", kendall=ranking[f"rank/{t}/kendall_tau"]["value"])))
+        curve = [(p["step"], p[k]) for p in outcome.trajectory for k in p if k.startswith("train/kt/")]
+        if curve:
+            from .report.plots import kt_curve  # noqa: PLC0415
+
+            kt_key = next(k for p in outcome.trajectory for k in p if k.startswith("train/kt/"))
+            artifacts.append(str(kt_curve({f"seed {config.seed}": curve}, ylabel=f"Kendall tau vs {kt_key[9:]}",
+                                          title=f"{method_name} on NAS-Bench-{bench_name}: ranking during training",
+                                          path=run_dir / "kt_vs_epoch.png")))
     except ImportError:  # matplotlib is optional for library users
         pass
     phases["evaluate"] = time.perf_counter() - t0
@@ -179,7 +189,8 @@ def _write_and_log(result: RunResult, config: RunConfig, run_dir: Path) -> RunRe
     atomic_write_json(path, result.to_dict())  # first: the result is safe whatever tracking does
     if config.tracking:
         tracker = MLflowTracker(config.experiment, config.tracking_uri,
-                                run_name=f"{result.method}-{result.bench}-{result.dataset}-s{result.seed}")
+                                run_name=f"{result.method}-{result.bench}-{result.dataset}-s{result.seed}",
+                                tags=config.tags)
         try:
             with tracker:
                 _log(tracker, result)
@@ -238,4 +249,57 @@ def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force:
     return {k: v for k, v in bench.meta.items() if k != "columns"}
 
 
-__all__ = ["NullTracker", "bench_info", "bench_prepare", "bench_query", "run"]
+def compare_runs(paths: list[str] | None = None, *, tracking_uri: str | None = None, experiment: str | None = None,
+                 suite: str | None = None, tags: dict | None = None):
+    """The side-by-side table (and its per-run records): from run/sweep directories when ``paths`` are given, else
+    from the MLflow store (filtered by experiment, suite tag and other tags)."""
+    from .compare import aggregate, records_from_dirs, records_from_mlflow  # noqa: PLC0415
+
+    records = records_from_dirs(paths) if paths else records_from_mlflow(tracking_uri, experiment, suite, tags)
+    return aggregate(records), records
+
+
+@dataclass
+class ReportOutcome:
+    markdown: str
+    failed: list
+    rows: list
+    table: object
+    baseline_path: str
+    current_source: str
+    updated: bool = False
+    html: str | None = None
+
+
+def report(baseline: str | Path, *, current: str | Path | None = None, update_baseline: bool = False,
+           html_dir: str | Path | None = None) -> ReportOutcome:
+    """Compare the current suite results (a sweep/run directory or a comparison CSV; default
+    ``runs/sweeps/<baseline file stem>``) with the baseline CSV. ``update_baseline`` rewrites the baseline."""
+    from .compare import aggregate, read_table_csv, records_from_dirs, render  # noqa: PLC0415
+    from .io import atomic_write_text  # noqa: PLC0415
+    from .regression import compare_to_baseline, failed, to_markdown  # noqa: PLC0415
+
+    baseline = Path(baseline)
+    current = Path(current) if current else Path("runs/sweeps") / baseline.stem
+    records = []
+    if current.suffix == ".csv":
+        table = read_table_csv(current)
+    else:
+        records = records_from_dirs([current])
+        table = aggregate(records)
+    if update_baseline:
+        atomic_write_text(baseline, render(table, "csv"))
+        md = f"Baseline {baseline} rewritten from {current} ({len(table)} rows).\n"
+        out = ReportOutcome(md, [], [], table, str(baseline), str(current), updated=True)
+    else:
+        rows = compare_to_baseline(read_table_csv(baseline), table)
+        out = ReportOutcome(to_markdown(rows), failed(rows), rows, table, str(baseline), str(current))
+    if html_dir:
+        from .report.html import write_html  # noqa: PLC0415
+
+        out.html = str(write_html(html_dir, table, regression_md_rows=out.rows if not out.updated else None,
+                                  records=records, title=f"nasharness report: {current} vs {baseline}"))
+    return out
+
+
+__all__ = ["NullTracker", "bench_info", "bench_prepare", "bench_query", "compare_runs", "report", "run"]

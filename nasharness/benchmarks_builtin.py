@@ -17,3 +17,8 @@ def _nb101(data_dir=None, **kwargs):
     from .tabular import nb101  # noqa: PLC0415
 
     return nb101.load(data_dir, **kwargs)
+
+
+# Datasets each benchmark labels (checked by suites before any data is loaded).
+_nb201.datasets = ("cifar10", "cifar100", "ImageNet16-120")
+_nb101.datasets = ("cifar10",)

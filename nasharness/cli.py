@@ -184,6 +184,89 @@ def methods_list():
         click.echo(f"{name:12s} benchmarks: {','.join(getattr(cls, 'benchmarks', ()))}  {doc}")
 
 
+@cli.command()
+@click.argument("suite_file", type=click.Path(dir_okay=False))
+@click.option("--out-dir", default="runs/sweeps", show_default=True, help="Sweep directories go here (<out>/<suite>).")
+@click.option("--force", is_flag=True, help="Re-run cells that are already done.")
+@click.option("--only", "only", multiple=True, metavar="METHOD", help="Run only these methods' cells.")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or local).")
+@click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (run directories are still written).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+def sweep(suite_file, out_dir, force, only, tracking_uri, no_tracking, data_dir):
+    """Run every cell of a suite (benchmarks/ci.yaml, benchmarks/paper.yaml): one MLflow parent run, a child run per
+    cell; done cells are skipped, a killed cell resumes, a failing cell is recorded and the rest go on (exit 1)."""
+    from . import suite as suites  # noqa: PLC0415
+    from .plugins import METHODS, load_plugins  # noqa: PLC0415
+
+    suite = suites.load_suite(suite_file)
+    load_plugins()
+    wanted = {METHODS.canonical(m) for m in only}
+
+    def on_cell(cell, status, k, total):
+        click.echo(f"[{k}/{total}] {cell.id}: {status}", err=True)
+
+    outcome = suites.sweep(suite, out_dir=out_dir, tracking=not no_tracking, tracking_uri=tracking_uri,
+                        data_dir=data_dir, force=force, only=(lambda c: c.method in wanted) if wanted else None,
+                        on_cell=on_cell)
+    for line in outcome.unsupported:
+        click.echo(f"not run (unsupported): {line}", err=True)
+    if outcome.summary:
+        click.echo(open(outcome.summary["md"]).read())
+    click.echo(f"sweep {outcome.suite}: {len(outcome.done)} run, {len(outcome.skipped_done)} already done, "
+               f"{len(outcome.failed)} failed -> {outcome.directory}" +
+               (f"; MLflow parent run {outcome.parent_run_id}" if outcome.parent_run_id else ""))
+    for cell, err in outcome.failed.items():
+        click.echo(f"FAILED {cell}: {err}", err=True)
+    if outcome.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, type=click.Path())
+@click.option("--tracking-uri", default=None, help="Read runs from this MLflow store (when no RUNS are given).")
+@click.option("--experiment", default=None, help="MLflow experiment (default: all).")
+@click.option("--suite", default=None, help="Only runs tagged with this suite.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only runs with this MLflow tag.")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the table to this file.")
+def compare(runs, tracking_uri, experiment, suite, tags, fmt, out):
+    """Side-by-side table of runs: one row per method x benchmark x dataset, mean ± std over seeds with n. RUNS are
+    run or sweep directories; without them, runs are read from the MLflow store."""
+    from .compare import render  # noqa: PLC0415
+    from .io import atomic_write_text  # noqa: PLC0415
+
+    parsed = {}
+    for t in tags:
+        k, sep, v = t.partition("=")
+        if not sep:
+            raise UserError(f"--tag expects KEY=VALUE, got {t!r}.")
+        parsed[k] = v
+    table, _ = api.compare_runs(list(runs) or None, tracking_uri=tracking_uri, experiment=experiment, suite=suite,
+                                tags=parsed)
+    text = render(table, fmt)
+    if out:
+        atomic_write_text(out, text)
+    click.echo(text)
+
+
+@cli.command()
+@click.option("--baseline", required=True, type=click.Path(dir_okay=False), help="The committed baseline CSV.")
+@click.option("--current", type=click.Path(), default=None,
+              help="Current results: a sweep/run directory or a comparison CSV (default: runs/sweeps/<baseline stem>).")
+@click.option("--update-baseline", is_flag=True, help="Rewrite the baseline from the current results.")
+@click.option("--html", "html_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write a self-contained HTML page (tables + plots) into this folder.")
+def report(baseline, current, update_baseline, html_dir):
+    """Regression table against a baseline: deltas and a verdict per row; exit 1 when a quantity regresses beyond
+    its noise band (or a baseline row is missing)."""
+    out = api.report(baseline, current=current, update_baseline=update_baseline, html_dir=html_dir)
+    click.echo(out.markdown)
+    if out.html:
+        click.echo(f"HTML report: {out.html}", err=True)
+    if out.failed:
+        sys.exit(1)
+
+
 def main(argv=None):
     """Console-script entry point."""
     try:

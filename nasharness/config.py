@@ -59,6 +59,8 @@ class RunConfig:
     dataset_root: str | None = None
     #: ``--set key=value`` overrides of the method's budget (e.g. supernet ``epochs``, eval ``n_archs``).
     overrides: dict = field(default_factory=dict)
+    #: Extra MLflow tags (a sweep sets ``suite``, ``cell`` and ``mlflow.parentRunId`` to nest its runs).
+    tags: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.budget not in BUDGET_NAMES:

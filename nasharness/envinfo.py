@@ -23,8 +23,27 @@ def git_commit() -> str:
         return "unknown"
 
 
+def reset_peak_rss() -> bool:
+    """Start a new peak-memory window (Linux: writing 5 to /proc/self/clear_refs resets VmHWM), so that several runs
+    in one process (a sweep) each report their own peak. False where the platform cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory of this process since the last :func:`reset_peak_rss` (Linux VmHWM), else since start
+    (getrusage: Linux reports KiB, macOS bytes)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 

@@ -25,6 +25,10 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path``: readers see the old file or the new one, never half."""
     path = Path(path)
@@ -35,6 +39,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None
         write(Path(tmp))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files (as open() would make)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

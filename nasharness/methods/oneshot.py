@@ -33,9 +33,9 @@ from ..tabular.base import Protocol
 from .base import SearchContext, SearchOutcome
 
 _CI_EVAL = EvalConfig(n_archs=100, calib_batches=4, calib_batch_size=64, eval_batch_size=64, population=10,
-                      sample_size=3, cycles=20)
+                      sample_size=3, cycles=20, track_every=2, track_archs=20)
 _PAPER_EVAL = EvalConfig(n_archs=1000, calib_batches=10, calib_batch_size=256, eval_batch_size=1000, population=50,
-                         sample_size=10, cycles=450)
+                         sample_size=10, cycles=450, track_every=25, track_archs=100)
 BUDGETS = {
     "201": {
         # ~2-5 CPU minutes: a small supernet, 10 epochs on a 5k-image subset, 100 archs scored on 500 valid images.
@@ -282,8 +282,11 @@ class OneShotMethod:
             supernet = supernet.to(memory_format=torch.channels_last)
         sampler = space.sampler(self.sampler_cls, supernet)
         ckpt = ctx.run_dir / "checkpoints" if ctx.run_dir else None
+        arch_set, subsets = space.eval_indices(e)
+        evaluator = InheritedEvaluator(supernet, calib, valid, e)
         trainer = SupernetTrainer(supernet, sampler, train, s, seed=train_seed, checkpoint_dir=ckpt,
-                                  progress=ctx.progress, log_paths=bench.name == "101")
+                                  progress=ctx.progress, log_paths=bench.name == "101",
+                                  on_epoch_end=self._kt_tracker(space, evaluator, arch_set, subsets, e))
         ctx.status(f"training the supernet ({s.epochs} epochs, {trainer.total_steps:,} steps)")
         t0 = time.perf_counter()
         state = trainer.fit(resume=ctx.resume)
@@ -291,8 +294,6 @@ class OneShotMethod:
 
         ctx.status("evaluating inherited weights")
         t0 = time.perf_counter()
-        arch_set, subsets = space.eval_indices(e)
-        evaluator = InheritedEvaluator(supernet, calib, valid, e)
         scores = evaluator.many([space.path(int(i)) for i in arch_set], progress=ctx.progress)
         eval_wall = time.perf_counter() - t0
 
@@ -355,6 +356,26 @@ class OneShotMethod:
             notes=[f"supernet accuracies come from {len(valid_idx):,} {space.split_name[1]} images; truth from the "
                    f"NAS-Bench-{bench.name} table", *space.notes()],
         )
+
+    @staticmethod
+    def _kt_tracker(space, evaluator, arch_set, subsets, e: EvalConfig):
+        """The per-epoch ranking probe: Kendall tau of ``track_archs`` archs of the evaluation set (from its uniform
+        part) against the validation truth."""
+        if not e.track_every:
+            return None
+        from ..metrics.ranking import kendall_tau  # noqa: PLC0415
+
+        pool = arch_set[subsets[space.valid_truth]] if space.valid_truth in subsets else arch_set
+        probe = pool[np.linspace(0, len(pool) - 1, min(e.track_archs, len(pool))).round().astype(int)]
+        truth = space.bench.column(space.valid_truth)[probe]
+        paths = [space.path(int(i)) for i in probe]
+
+        def track(epoch: int) -> dict | None:
+            if epoch % e.track_every:
+                return None
+            kt = kendall_tau(evaluator.side_effect_free(paths), truth)
+            return {f"kt/{space.valid_truth}": kt.value, "kt_n": kt.n}
+        return track
 
     @staticmethod
     def _picks(space, arch_set, scores, evo, control) -> tuple[int, int, dict, dict]:

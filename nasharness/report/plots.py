@@ -28,3 +28,68 @@ def ranking_scatter(scores: np.ndarray, truth: np.ndarray, *, xlabel: str, ylabe
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _pyplot():
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
+def kt_curve(curves: dict[str, list[tuple[float, float]]], *, ylabel: str, title: str, path: Path) -> Path:
+    """Kendall tau against supernet training epoch, one line per label (a run, or a method's seeds)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=110)
+    for label, pts in sorted(curves.items()):
+        if pts:
+            xs, ys = zip(*sorted(pts), strict=True)
+            ax.plot(xs, ys, marker="o", ms=3, label=label)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("supernet training epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    if len(curves) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def comparison_bars(table, metric: str, label: str, path: Path) -> Path:
+    """The comparison table as grouped bars: one group per benchmark/dataset, one bar per method, error bars = std
+    over seeds, n (seeds) on each bar."""
+    plt = _pyplot()
+    groups = sorted({(r["bench"], r["dataset"]) for _, r in table.iterrows()})
+    methods = sorted(set(table["method"]))
+    width = 0.8 / max(1, len(methods))
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(groups) * max(1, len(methods)) / 3), 4.0), dpi=110)
+    for k, m in enumerate(methods):
+        xs, ys, es, ns = [], [], [], []
+        for g, (b, d) in enumerate(groups):
+            row = table[(table["method"] == m) & (table["bench"] == b) & (table["dataset"] == d)]
+            if len(row):
+                xs.append(g + (k - (len(methods) - 1) / 2) * width)
+                ys.append(float(row[f"{metric}_mean"].iloc[0]))
+                es.append(float(row[f"{metric}_std"].iloc[0]))
+                ns.append(int(row["n_seeds"].iloc[0]))
+        if xs:
+            bars = ax.bar(xs, ys, width, yerr=es, capsize=3, label=m)
+            for bar, n in zip(bars, ns, strict=True):
+                ax.annotate(f"n={n}", (bar.get_x() + bar.get_width() / 2, 0), ha="center", va="bottom", fontsize=6)
+    ax.set_xticks(range(len(groups)), [f"NB{b} / {d}" for b, d in groups])
+    ax.set_ylabel(label)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(f"{label}: mean ± std over seeds", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -37,13 +37,17 @@ class EvalConfig:
     population: int = 50
     sample_size: int = 10
     cycles: int = 450
+    #: Ranking quality during training: every ``track_every`` epochs (0 = never) the first ``track_archs`` archs of
+    #: the evaluation set are scored and their Kendall tau logged (the KT-vs-epoch curve); training is unaffected.
+    track_every: int = 0
+    track_archs: int = 20
 
     def __post_init__(self):
         if self.bn_mode not in BN_MODES:
             raise ConfigError(f"bn_mode must be one of {', '.join(BN_MODES)}, got {self.bn_mode!r}.")
-        for name in ("n_archs", "calib_batch_size", "eval_batch_size", "population", "sample_size"):
+        for name in ("n_archs", "calib_batch_size", "eval_batch_size", "population", "sample_size", "track_archs"):
             check_int("eval", name, getattr(self, name), 1)
-        for name in ("calib_batches", "cycles", "eval_seed"):
+        for name in ("calib_batches", "cycles", "eval_seed", "track_every"):
             check_int("eval", name, getattr(self, name), 0)
         if self.sample_size > self.population:
             raise ConfigError(f"sample_size ({self.sample_size}) cannot exceed population ({self.population}).")
@@ -115,6 +119,24 @@ class InheritedEvaluator:
         """Put BN momenta back (recalibration sets them to cumulative averaging)."""
         for m, mom in self.momenta.items():
             m.momentum = mom
+
+    def side_effect_free(self, paths: Sequence[Sequence[int]]) -> np.ndarray:
+        """Scores of ``paths`` that leave the model exactly as found (BN running statistics and momenta restored):
+        for measuring the supernet in the middle of training."""
+        saved = {id(m): (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
+                 for m in self.momenta}
+        n = self.n_evaluated
+        try:
+            return self.many(paths)
+        finally:
+            self.restore()
+            self.n_evaluated = n
+            with torch.no_grad():
+                for m in self.momenta:
+                    mean, var, count = saved[id(m)]
+                    m.running_mean.copy_(mean)
+                    m.running_var.copy_(var)
+                    m.num_batches_tracked.copy_(count)
 
     def many(self, paths: Sequence[Sequence[int]], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         out = np.empty(len(paths))

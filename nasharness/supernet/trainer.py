@@ -115,7 +115,7 @@ class SupernetTrainer:
     def __init__(self, supernet: nn.Module, sampler, train: GPUBatches, config: SupernetConfig, *, seed: int,
                  checkpoint_dir: Path | None = None,
                  progress: Callable[[int, int], None] | None = None, count_updates: bool = False,
-                 log_paths: bool = False):
+                 log_paths: bool = False, on_epoch_end: Callable[[int], dict | None] | None = None):
         self.model = supernet
         self.sampler = sampler
         self.data = train
@@ -126,6 +126,8 @@ class SupernetTrainer:
         #: With ``log_paths``: how often each sampled path was trained, keyed by (hash, n_vertices) (NB101 specs).
         self.path_counts: Counter = Counter()
         self.log_paths = log_paths
+        #: ``on_epoch_end(epoch)`` -> extra history entries (e.g. the ranking quality of the supernet so far).
+        self.on_epoch_end = on_epoch_end
         self.steps_per_epoch = max(1, len(train) // config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         self.optimizer = torch.optim.SGD(supernet.parameters(), lr=config.lr, momentum=config.momentum,
@@ -230,5 +232,8 @@ class SupernetTrainer:
                                        "train_acc": acc_acc / self.steps_per_epoch,
                                        "lr": self.scheduler.get_last_lr()[0],
                                        "epoch_wall_s": time.perf_counter() - t0})
+            if self.on_epoch_end is not None:  # before the checkpoint, so a resumed run repeats it identically
+                self.state.history[-1].update(self.on_epoch_end(epoch + 1) or {})
+                self.model.train()
             self.save()
         return self.state

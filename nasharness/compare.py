@@ -1,0 +1,200 @@
+"""Side-by-side comparison of runs: one row per method x benchmark x dataset (x budget), mean ± std over seeds.
+
+Runs come from run directories (``result.json`` files) or from an MLflow tracking store; both are turned into the same
+flat records first. The headline truth of a run is its protocol's ``final`` metric (e.g. ``cifar10/ori-test@200``),
+which every row names, so rows with different truths are never mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+from .io import atomic_write_text
+
+GROUP = ["method", "bench", "dataset", "budget", "truth"]
+#: Compared quantities: (column, direction: +1 higher is better, -1 lower is better, label).
+METRICS = [
+    ("kendall_tau", +1, "Kendall tau"),
+    ("spearman", +1, "Spearman"),
+    ("precision@10", +1, "P@10"),
+    ("regret", -1, "regret (pp)"),
+    ("chosen_acc", +1, "chosen acc (%)"),
+    ("search_wall_s", -1, "search wall (s)"),
+    ("sim_train_s", -1, "simulated train (s)"),
+    ("peak_mem_mb", -1, "peak mem (MB)"),
+]
+
+
+def record_from_result(d: dict, source: str = "") -> dict:
+    """One flat record from a ``result.json`` payload."""
+    final = d["protocol"]["final"]
+    truths = d["protocol"].get("ranking_truths") or [final]
+    t = final if f"rank/{final}/kendall_tau" in d["ranking"] else truths[0]
+    rank = lambda k: d["ranking"].get(f"rank/{t}/{k}", {})  # noqa: E731
+    costs = d.get("costs", {})
+    return {
+        "method": d["method"], "bench": str(d["bench"]), "dataset": d["dataset"], "budget": d["budget"],
+        "seed": int(d["seed"]), "truth": t,
+        "kendall_tau": rank("kendall_tau").get("value", math.nan), "n_archs": rank("kendall_tau").get("n", 0),
+        "spearman": rank("spearman").get("value", math.nan),
+        "precision@10": rank("precision@10").get("value", math.nan),
+        "regret": d["regret"].get(final, math.nan), "chosen_acc": d["truth"].get(final, math.nan),
+        "search_wall_s": costs.get("search/wall_s", math.nan), "total_wall_s": costs.get("total/wall_s", math.nan),
+        "sim_train_s": costs.get("simulated_train_s", math.nan), "peak_mem_mb": costs.get("peak_mem_mb", math.nan),
+        "source": source or d.get("run_dir") or "",
+    }
+
+
+def records_from_dirs(paths: list[str | Path]) -> list[dict]:
+    out = []
+    for p in paths:
+        p = Path(p).expanduser()
+        if not p.exists():
+            raise UserError(f"run directory {str(p)!r} does not exist; pass a sweep or run directory (e.g. "
+                            f"runs/sweeps/ci).")
+        files = [p] if p.is_file() else sorted(p.rglob("result.json"))
+        for f in files:
+            try:
+                out.append(record_from_result(json.loads(f.read_text()), str(f.parent)))
+            except (ValueError, KeyError) as exc:
+                raise UserError(f"{str(f)!r} is not a nasharness result.json ({type(exc).__name__}: {exc}).") from exc
+    return out
+
+
+def records_from_mlflow(tracking_uri: str | None, experiment: str | None = None, suite: str | None = None,
+                        tags: dict | None = None, max_runs: int = 5000) -> list[dict]:
+    """Records of the finished runs of an experiment (all experiments when None), filtered by tags."""
+    import mlflow  # noqa: PLC0415
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    from .tracking import mlflow_key  # noqa: PLC0415
+
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        if experiment:
+            exp = client.get_experiment_by_name(experiment)
+            if exp is None:
+                names = [e.name for e in client.search_experiments()]
+                raise UserError(f"no MLflow experiment {experiment!r} in {uri!r}; experiments there: "
+                                f"{', '.join(names) or 'none'}.")
+            ids = [exp.experiment_id]
+        else:
+            ids = [e.experiment_id for e in client.search_experiments()]
+        filters = ["attributes.status = 'FINISHED'", "tags.method != ''"]
+        for k, v in {**({"suite": suite} if suite else {}), **(tags or {})}.items():
+            filters.append(f"tags.`{k}` = '{v}'")
+        runs = client.search_runs(ids, " and ".join(filters), max_results=max_runs)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"cannot read runs from the MLflow store {uri!r} ({type(exc).__name__}: {exc}); check "
+                        f"--tracking-uri.") from exc
+    out = []
+    for run in runs:
+        p, m = run.data.params, run.data.metrics
+        if "protocol/final" not in p:
+            continue
+        final = p["protocol/final"]
+
+        def get(name: str, m=m) -> float:
+            return m.get(mlflow_key(name), math.nan)
+        t = final if mlflow_key(f"rank/{final}/kendall_tau") in m else \
+            json.loads(p.get("protocol/ranking_truths", "[]").replace("'", '"') or "[]")[0]
+        out.append({
+            "method": p["method"], "bench": p["bench"], "dataset": p["dataset"], "budget": p["budget"],
+            "seed": int(p["seed"]), "truth": t, "kendall_tau": get(f"rank/{t}/kendall_tau"),
+            "n_archs": int(get(f"rank/{t}/kendall_tau/n") if math.isfinite(get(f"rank/{t}/kendall_tau/n")) else 0),
+            "spearman": get(f"rank/{t}/spearman"), "precision@10": get(f"rank/{t}/precision@10"),
+            "regret": get(f"regret/{final}"), "chosen_acc": get(f"chosen/{final}"),
+            "search_wall_s": get("cost/search/wall_s"), "total_wall_s": get("cost/total/wall_s"),
+            "sim_train_s": get("cost/simulated_train_s"), "peak_mem_mb": get("cost/peak_mem_mb"),
+            "source": f"mlflow:{run.info.run_id}",
+        })
+    return out
+
+
+def aggregate(records: list[dict]) -> pd.DataFrame:
+    """Mean, std (ddof=1; 0 for one seed) and count over seeds per method x benchmark x dataset x budget x truth.
+    When a cell was run more than once with the same seed, the newest record (last listed) counts."""
+    if not records:
+        raise UserError("no runs to compare: the filters matched nothing (check the directory, experiment or suite).")
+    df = pd.DataFrame(records).drop_duplicates(subset=GROUP + ["seed"], keep="last")
+    rows = []
+    for key, g in df.groupby(GROUP, sort=True):
+        row = dict(zip(GROUP, key, strict=True))
+        row["n_seeds"] = len(g)
+        row["seeds"] = ",".join(str(s) for s in sorted(g["seed"]))
+        row["n_archs"] = int(g["n_archs"].min())
+        for col, _, _ in METRICS:
+            v = g[col].astype(float).to_numpy()
+            v = v[np.isfinite(v)]
+            row[f"{col}_mean"] = float(v.mean()) if len(v) else math.nan
+            row[f"{col}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0 if len(v) else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare_dirs(paths: list[str | Path]) -> pd.DataFrame | None:
+    recs = records_from_dirs(paths)
+    return aggregate(recs) if recs else None
+
+
+def _fmt(mean: float, std: float, col: str) -> str:
+    if not math.isfinite(mean):
+        return "–"
+    digits = 3 if col in ("kendall_tau", "spearman", "precision@10") else 2 if col in ("regret", "chosen_acc") \
+        else 1 if col.endswith("wall_s") else 0
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    head = ["method", "bench / dataset", "truth", "seeds", "archs"] + [label for _, _, label in METRICS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [r["method"], f"{r['bench']} / {r['dataset']}", f"`{r['truth']}`", str(r["n_seeds"]),
+                 str(r["n_archs"])] + [_fmt(r[f"{c}_mean"], r[f"{c}_std"], c) for c, _, _ in METRICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render(table: pd.DataFrame, fmt: str) -> str:
+    if fmt == "md":
+        return to_markdown(table)
+    if fmt == "csv":
+        return table.to_csv(index=False, float_format="%.6g")
+    if fmt == "json":
+        return json.dumps(json.loads(table.to_json(orient="records")), indent=2)
+    raise UserError(f"unknown format {fmt!r}; valid: md, csv, json.")
+
+
+def write_compare(table: pd.DataFrame, stem: Path) -> dict[str, str]:
+    """The table as ``<stem>.md/.csv/.json`` (atomically); returns the paths by format."""
+    out = {}
+    for fmt in ("md", "csv", "json"):
+        path = stem.with_suffix(f".{fmt}")
+        atomic_write_text(path, render(table, fmt))
+        out[fmt] = str(path)
+    return out
+
+
+def read_table_csv(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"table {str(path)!r} does not exist; create a baseline with `nasharness report --baseline "
+                        f"{path} --update-baseline` after a sweep.")
+    try:
+        df = pd.read_csv(path, dtype={"bench": str, "seeds": str})
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise UserError(f"{str(path)!r} is not a comparison CSV ({exc}).") from exc
+    missing = [c for c in GROUP + ["n_seeds"] + [f"{m}_mean" for m, _, _ in METRICS] if c not in df.columns]
+    if missing:
+        raise UserError(f"{str(path)!r} lacks the column(s) {', '.join(missing)}; it is not a nasharness comparison "
+                        f"table (write one with `nasharness compare --format csv` or `report --update-baseline`).")
+    return df
