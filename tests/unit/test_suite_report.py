@@ -1,0 +1,114 @@
+"""Suite files, the comparison aggregate and the regression verdicts, on hand-made inputs."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nasharness.compare import aggregate, render
+from nasharness.errors import ConfigError
+from nasharness.plugins import METHODS, load_plugins
+from nasharness.regression import band, compare_to_baseline, failed, to_markdown
+from nasharness.suite import load_suite
+
+BENCHMARKS_DIR = Path(__file__).parents[2] / "benchmarks"
+
+
+@pytest.mark.parametrize("path", sorted(BENCHMARKS_DIR.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_suite_file_loads_and_validates(path):
+    suite = load_suite(path)
+    cells, skipped = suite.cells()
+    assert cells and len(suite.seeds) >= 2
+    load_plugins()
+    assert {c.method for c in cells} == set(METHODS.names())  # every registered method runs somewhere
+    for c in cells:
+        assert c.bench in getattr(METHODS.factory(c.method), "benchmarks")
+    assert all("one-shot" in s or "supports" in s for s in skipped)
+
+
+def test_ci_suite_covers_both_benchmarks_with_two_seeds():
+    suite = load_suite(BENCHMARKS_DIR / "ci.yaml")
+    cells, _ = suite.cells()
+    assert suite.budget == "ci" and suite.seeds == (0, 1)
+    assert {(c.method, c.bench) for c in cells} >= {(m, b) for m in ("spos", "fairnas", "scarlet", "random")
+                                                    for b in ("201", "101")}
+
+
+def _write(tmp_path, text: str) -> Path:
+    p = tmp_path / "s.yaml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("suite: x\nseed: [0, 1]\n", r"unknown key\(s\) 'seed' \(did you mean 'seeds'\?\)"),
+    ("suite: x\nmethods: [fairnass]\n", r"unknown method 'fairnass'.*fairnas"),
+    ("suite: x\nbenchmarks: {'301': [cifar10]}\n", r"unknown benchmark '301'"),
+    ("suite: x\nbenchmarks: {'101': [cifar100]}\n", r"no dataset 'cifar100'"),
+    ("suite: x\nbudget: huge\n", r"unknown budget 'huge'"),
+    ("suite: x\nseeds: [0, 0]\n", r"lists a seed twice"),
+    ("suite: x\nseeds: []\n", r"non-empty list"),
+    ("methods: [random]\n", r"no 'suite' name"),
+    ("suite: x\nmethods: [random]\noverrides: {spos: {epochs: 2}}\n", r"does not run"),
+    ("suite: x\nmethods: [spos]\nbenchmarks: {'201': [cifar100]}\n", r"no runnable cell"),
+    ("suite: [x\n", r"not valid YAML"),
+])
+def test_suite_typos_are_clear_errors(tmp_path, text, pattern):
+    with pytest.raises(Exception, match=pattern) as err:
+        load_suite(_write(tmp_path, text))
+    assert getattr(err.value, "exit_code", None) == 2  # a user error, not a crash
+
+
+def _rec(method, seed, kt, regret=1.0, wall=10.0, bench="201"):
+    return {"method": method, "bench": bench, "dataset": "cifar10", "budget": "ci", "seed": seed,
+            "truth": "cifar10/ori-test@200", "kendall_tau": kt, "n_archs": 100, "spearman": kt,
+            "precision@10": 0.5, "regret": regret, "chosen_acc": 94.0 - regret, "search_wall_s": wall,
+            "total_wall_s": wall, "sim_train_s": 0.0, "peak_mem_mb": 500.0, "source": ""}
+
+
+def test_aggregate_means_stds_and_seed_counts():
+    t = aggregate([_rec("a", 0, 0.5), _rec("a", 1, 0.7), _rec("b", 0, 0.1)])
+    a = t[t["method"] == "a"].iloc[0]
+    assert a["n_seeds"] == 2 and a["seeds"] == "0,1"
+    assert a["kendall_tau_mean"] == pytest.approx(0.6) and a["kendall_tau_std"] == pytest.approx(0.141421, 1e-4)
+    assert t[t["method"] == "b"].iloc[0]["kendall_tau_std"] == 0.0
+    assert "0.600 ± 0.141" in render(t, "md")
+    again = pd.read_csv(__import__("io").StringIO(render(t, "csv")), dtype={"bench": str})
+    assert list(again["method"]) == ["a", "b"]
+
+
+def test_a_rerun_of_the_same_seed_counts_once():
+    t = aggregate([_rec("a", 0, 0.1), _rec("a", 0, 0.5)])
+    assert t.iloc[0]["n_seeds"] == 1 and t.iloc[0]["kendall_tau_mean"] == 0.5  # the newest
+
+
+def test_noise_band_formula():
+    assert band("kendall_tau", 0.5, 0.0, 0.0) == 0.05  # the floor
+    assert band("kendall_tau", 0.5, 0.1, 0.1) == pytest.approx(0.2)  # 2 x pooled std
+    assert band("search_wall_s", 100.0, 0.0, 0.0) == 50.0  # 50% of the baseline
+    assert band("search_wall_s", 1.0, 0.0, 0.0) == 5.0  # at least 5 s
+
+
+def test_regression_verdicts():
+    base = aggregate([_rec("a", 0, 0.50), _rec("a", 1, 0.52), _rec("b", 0, 0.3), _rec("b", 1, 0.3),
+                      _rec("gone", 0, 0.3), _rec("gone", 1, 0.3)])
+    cur = aggregate([_rec("a", 0, 0.30), _rec("a", 1, 0.32),  # KT -0.2: beyond 0.05 -> regressed
+                     _rec("b", 0, 0.33, regret=3.0), _rec("b", 1, 0.31, regret=3.0),  # KT within band; regret +2 pp
+                     _rec("new", 0, 0.1), _rec("new", 1, 0.1)])
+    rows = compare_to_baseline(base, cur)
+    verdict = {(r.key[0], r.metric): r.verdict for r in rows}
+    assert verdict[("a", "kendall_tau")] == "REGRESSED" and verdict[("a", "regret")] == "ok"
+    assert verdict[("b", "kendall_tau")] == "ok" and verdict[("b", "regret")] == "REGRESSED"
+    assert verdict[("b", "chosen_acc")] == "REGRESSED"
+    assert verdict[("gone", "(all)")] == "MISSING" and verdict[("new", "(all)")] == "new"
+    assert verdict[("a", "spearman")] == "REGRESSED"  # (the records set spearman = KT)
+    assert len(failed(rows)) == 5
+    md = to_markdown(rows)
+    assert "**REGRESSED**" in md and "5 regression(s)" in md
+    improved = compare_to_baseline(cur, base)
+    assert {(r.key[0], r.metric): r.verdict for r in improved}[("a", "kendall_tau")] == "improved"
+    assert not failed(compare_to_baseline(base, base))
+
+
+def test_config_error_is_a_user_error():
+    assert issubclass(ConfigError, Exception) and ConfigError("x").exit_code == 2
