@@ -204,6 +204,37 @@ def _write_and_log(result: RunResult, config: RunConfig, run_dir: Path) -> RunRe
     return result
 
 
+def sync(run_dir: str | Path, *, tracking_uri: str | None = None, experiment: str | None = None,
+         force: bool = False) -> RunResult:
+    """Upload a finished run directory's result (metrics, params, artifacts) to a tracking store — for runs whose store
+    was unreachable, or to copy runs into another store. A run already logged to that store is left alone unless
+    ``force``. The result's ``tracking`` field records where it went."""
+    import dataclasses  # noqa: PLC0415
+
+    run_dir = Path(run_dir).expanduser()
+    path = run_dir / "result.json"
+    if not path.is_file():
+        raise UserError(f"{str(run_dir)!r} holds no result.json: it is not a finished run directory (an unfinished run "
+                        f"continues with `nasharness run ... --resume`).")
+    result = RunResult.load(path)
+    cfg = dict(result.config)
+    cfg["top_k"] = tuple(cfg.get("top_k", (10, 50)))
+    config = dataclasses.replace(RunConfig(**cfg), tracking=True,
+                                 tracking_uri=tracking_uri or cfg.get("tracking_uri"),
+                                 experiment=experiment or cfg.get("experiment") or "nasharness")
+    done = result.tracking.get("run_id") and not result.tracking.get("error")
+    if done and not force and (config.tracking_uri in (None, result.tracking.get("uri"))):
+        return result
+    # artifacts travel with the directory: re-point them if it was moved
+    result.artifacts = [a if Path(a).exists() else str(run_dir / Path(a).name) for a in result.artifacts
+                        if Path(a).exists() or (run_dir / Path(a).name).exists()]
+    out = _write_and_log(result, config, run_dir)
+    if out.tracking.get("error"):
+        raise UserError(f"could not upload {str(run_dir)!r} to {out.tracking.get('uri')!r}: {out.tracking['error']}. "
+                        f"The run directory is unchanged apart from this note; try again when the store answers.")
+    return out
+
+
 def _log(tracker, result: RunResult) -> None:
     tracker.set_tags({"method": result.method, "bench": result.bench, "dataset": result.dataset,
                       "budget": result.budget, "git_commit": result.env.get("git_commit", "unknown")})
@@ -302,4 +333,4 @@ def report(baseline: str | Path, *, current: str | Path | None = None, update_ba
     return out
 
 
-__all__ = ["NullTracker", "bench_info", "bench_prepare", "bench_query", "compare_runs", "report", "run"]
+__all__ = ["NullTracker", "bench_info", "bench_prepare", "bench_query", "compare_runs", "report", "run", "sync"]

@@ -267,6 +267,30 @@ def report(baseline, current, update_baseline, html_dir):
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--tracking-uri", default=None, help="Target MLflow store (default: the run's own, else "
+              "MLFLOW_TRACKING_URI or the local default).")
+@click.option("--experiment", default=None, help="Target experiment (default: the run's own).")
+@click.option("--force", is_flag=True, help="Upload even if the run was already logged to that store.")
+def sync(run_dirs, tracking_uri, experiment, force):
+    """Upload finished runs (RUN_DIRS: run directories, or folders holding them, e.g. a sweep) to MLflow — for runs
+    whose tracking store did not answer."""
+    from pathlib import Path  # noqa: PLC0415
+
+    dirs = []
+    for d in run_dirs:
+        p = Path(d)
+        if not p.exists():
+            raise UserError(f"{d!r} does not exist; pass a run directory (runs/<run>) or a folder of runs.")
+        dirs += [p] if (p / "result.json").exists() else sorted(f.parent for f in p.rglob("result.json"))
+    if not dirs:
+        raise UserError(f"no finished run (result.json) under {', '.join(run_dirs)}.")
+    for d in dirs:
+        r = api.sync(d, tracking_uri=tracking_uri, experiment=experiment, force=force)
+        click.echo(f"{d}: {r.tracking.get('uri')} run {r.tracking.get('run_id')}")
+
+
 def main(argv=None):
     """Console-script entry point."""
     try:

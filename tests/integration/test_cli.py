@@ -48,6 +48,22 @@ def test_unreachable_tracking_keeps_the_result(tmp_path):
     (result,) = tmp_path.glob("*/result.json")
     saved = json.loads(result.read_text())
     assert saved["tracking"]["error"] and saved["n_evaluated"] == 100
+    # later, the store answers: `nasharness sync RUN_DIR` uploads the kept result (and does not duplicate it)
+    uri = f"sqlite:///{tmp_path / 'later.db'}"
+    s = invoke("sync", str(result.parent), "--tracking-uri", uri)
+    assert s.exit_code == 0, s.output
+    synced = json.loads(result.read_text())["tracking"]
+    assert synced["uri"] == uri and synced["run_id"] and "error" not in synced
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("nasharness").experiment_id])
+    assert run.data.metrics["rank/cifar10/ori-test_at_200/kendall_tau/n"] == 100
+    assert "result.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert invoke("sync", str(tmp_path), "--tracking-uri", uri).exit_code == 0  # again: already there, no new run
+    assert len(client.search_runs([run.info.experiment_id])) == 1
+    bad = invoke("sync", str(tmp_path / "nope"))
+    assert bad.exit_code == 2 and "does not exist" in bad.output
 
 
 def test_json_output_and_101(tmp_path):
