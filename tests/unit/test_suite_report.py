@@ -22,7 +22,7 @@ def test_every_suite_file_loads_and_validates(path):
     load_plugins()
     assert {c.method for c in cells} == set(METHODS.names())  # every registered method runs somewhere
     for c in cells:
-        assert c.bench in getattr(METHODS.factory(c.method), "benchmarks")
+        assert c.bench in METHODS.factory(c.method).benchmarks
     assert all("one-shot" in s or "supports" in s for s in skipped)
 
 
