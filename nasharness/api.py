@@ -96,7 +96,8 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
     proto = method.protocol(bench, dataset) if hasattr(method, "protocol") else bench.protocol(dataset)
     budget = method.budget(bench_name, dataset)
     method_name = METHODS.canonical(config.method)
-    run_dir = _prepare_run_dir(config, method_name, bench_name, dataset)
+    rank = _join_process_group(config, method)
+    run_dir = _shared_run_dir(config, method_name, bench_name, dataset, rank)
     search_seed, boot_seed = np.random.SeedSequence(config.seed).spawn(2)
 
     t0 = time.perf_counter()
@@ -180,7 +181,44 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
         notes=notes, trajectory=outcome.trajectory, config=config.to_dict(), env=environment(),
         extra=dict(outcome.metrics), artifacts=artifacts,
     )
+    if rank != 0:  # data-parallel worker: rank 0 writes and logs the (identical) result
+        result.run_dir = str(run_dir.resolve())
+        return result
     return _write_and_log(result, config, run_dir)
+
+
+def _join_process_group(config: RunConfig, method) -> int:
+    """Under ``torchrun`` (WORLD_SIZE > 1) a one-shot run trains data-parallel: join the process group (gloo on CPU,
+    NCCL on CUDA) and return this process's rank; 0 otherwise."""
+    import os  # noqa: PLC0415
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    if getattr(method, "kind", "") != "one-shot":
+        raise UserError(f"method {config.method!r} does not train a supernet; run it without torchrun (WORLD_SIZE="
+                        f"{os.environ['WORLD_SIZE']}).")
+    from .methods.oneshot import resolve_device  # noqa: PLC0415
+    from .supernet import distributed  # noqa: PLC0415
+
+    distributed.init_from_env(resolve_device(config.device))
+    return distributed.world()[0]
+
+
+def _shared_run_dir(config: RunConfig, method: str, bench: str, dataset: str, rank: int) -> Path:
+    """Rank 0 makes (or, with --resume, finds) the run directory; the other ranks are told its path."""
+    if rank == 0 and not _distributed():
+        return _prepare_run_dir(config, method, bench, dataset)
+    import torch.distributed as dist  # noqa: PLC0415
+
+    box = [str(_prepare_run_dir(config, method, bench, dataset)) if rank == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return Path(box[0])
+
+
+def _distributed() -> bool:
+    from .supernet.distributed import active  # noqa: PLC0415
+
+    return active()
 
 
 def _write_and_log(result: RunResult, config: RunConfig, run_dir: Path) -> RunResult:

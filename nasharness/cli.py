@@ -76,8 +76,13 @@ def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_d
                        tracking=not no_tracking, tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir,
                        max_archs=max_archs, max_sim_seconds=max_sim_seconds, n_boot=n_boot, quiet=quiet,
                        overrides=parsed, device=device, dataset_root=dataset_root, resume=resume)
-    console = _console(quiet)
+    import os  # noqa: PLC0415
+
+    worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker other than rank 0: rank 0 reports
+    console = _console(quiet or worker)
     result = _run_with_progress(config, console)
+    if worker:
+        return
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return

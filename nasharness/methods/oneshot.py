@@ -351,7 +351,8 @@ class OneShotMethod:
                      **search_metrics},
             params={"device": dev, "sampler": sampler.name, "linear_skip": self.linear_skip,
                     "supernet": json.dumps(dataclasses.asdict(s)), "eval": json.dumps(dataclasses.asdict(e)),
-                    "bn_mode": e.bn_mode, "random_control_chosen": bench.key_of(control_pick), **search_params},
+                    "bn_mode": e.bn_mode, "random_control_chosen": bench.key_of(control_pick),
+                    "data_parallel_processes": trainer.world, **search_params},
             artifacts=artifacts,
             notes=[f"supernet accuracies come from {len(valid_idx):,} {space.split_name[1]} images; truth from the "
                    f"NAS-Bench-{bench.name} table", *space.notes()],

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from ..spaces import nb101 as space
 from ..spaces.nb101_costs import vertex_channels
+from . import distributed
 
 OP_INDEX = {op: i for i, op in enumerate(space.OPS)}
 INTERIOR = space.MAX_VERTICES - 2  # interior vertex positions of a supernet cell
@@ -58,15 +59,14 @@ class SlicedConvBN(nn.Module):
 def _sliced_bn(bn: nn.BatchNorm2d, y: torch.Tensor, c: int) -> torch.Tensor:
     """``bn`` applied to the first ``c`` channels, with the exact semantics of ``nn.BatchNorm2d`` (momentum None =
     cumulative average, batch statistics in training mode, running statistics in eval mode)."""
-    factor = 0.0
-    if bn.training and bn.track_running_stats:
-        bn.num_batches_tracked.add_(1)
-        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    factor = distributed.bn_factor(bn)
     full = c == bn.num_features
     mean = bn.running_mean if full else bn.running_mean[:c]
     var = bn.running_var if full else bn.running_var[:c]
     weight = bn.weight if full else bn.weight[:c]
     bias = bn.bias if full else bn.bias[:c]
+    if distributed.wants_sync(bn):  # data-parallel training: statistics over the global batch
+        return distributed.sync_batch_norm(y, mean, var, weight, bias, factor, bn.eps)
     return F.batch_norm(y, mean, var, weight, bias, bn.training, factor, bn.eps)
 
 

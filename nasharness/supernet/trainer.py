@@ -27,6 +27,7 @@ from ..config import check_int, check_number
 from ..data.cifar import MEAN, STD
 from ..errors import ConfigError
 from ..io import atomic_write
+from . import distributed
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class GPUBatches:
         return len(self.y)
 
     def normalize(self, xb: torch.Tensor) -> torch.Tensor:
-        return ((xb.float() - self.mean) / self.std).contiguous(memory_format=self.memory_format)
+        return ((xb.to(torch.get_default_dtype()) - self.mean) / self.std).contiguous(memory_format=self.memory_format)
 
     def augmented(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         b = len(idx)
@@ -128,6 +129,12 @@ class SupernetTrainer:
         self.log_paths = log_paths
         #: ``on_epoch_end(epoch)`` -> extra history entries (e.g. the ranking quality of the supernet so far).
         self.on_epoch_end = on_epoch_end
+        self.rank, self.world = distributed.world()
+        if config.batch_size % self.world:
+            raise ConfigError(f"batch_size {config.batch_size} is the global batch and must divide evenly over the "
+                              f"{self.world} processes; use a multiple of {self.world}.")
+        if self.world > 1:
+            distributed.convert_batch_norm(supernet)
         self.steps_per_epoch = max(1, len(train) // config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         self.optimizer = torch.optim.SGD(supernet.parameters(), lr=config.lr, momentum=config.momentum,
@@ -147,7 +154,7 @@ class SupernetTrainer:
 
     def save(self) -> None:
         path = self.checkpoint_path()
-        if path is None:
+        if path is None or self.rank != 0:  # data-parallel: every rank holds the same state; rank 0 writes it
             return
         blob = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "path_rng": self.path_rng.bit_generator.state,
@@ -195,6 +202,8 @@ class SupernetTrainer:
             if self.count_updates:
                 for key in self._path_keys(path):
                     self.state.op_updates[key] = self.state.op_updates.get(key, 0) + 1
+        if self.world > 1:  # the m paths' gradients, accumulated locally, all-reduced once
+            distributed.all_reduce_grads(list(self.model.parameters()), self.world)
         if self.config.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
@@ -220,6 +229,10 @@ class SupernetTrainer:
             for i in range(self.steps_per_epoch):
                 idx = order[i * bs:(i + 1) * bs].to(self.data.device)
                 xb, yb = self.data.augmented(idx, self.data_gen)
+                if self.world > 1:  # the same global batch on every rank; each keeps its contiguous shard
+                    lo = self.rank * (len(idx) // self.world)
+                    hi = lo + len(idx) // self.world
+                    xb, yb = xb[lo:hi], yb[lo:hi]
                 loss, acc, m = self.train_step(xb, yb)
                 loss_acc += loss
                 acc_acc += acc
