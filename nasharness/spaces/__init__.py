@@ -62,26 +62,36 @@ class NB101Space:
                 continue
 
     def mutate(self, spec, rng: np.random.Generator, max_tries: int = 1000):
+        """Flip one edge or change one op of the spec placed in the full 7-vertex frame (padded with unconnected
+        vertices of random ops, so a small graph can grow); the result is pruned, and redrawn until it is valid and a
+        different architecture (another hash). Only if no single change works (the bare input -> output graph) are
+        two or more changes made at once."""
         from . import nb101  # noqa: PLC0415
 
-        m = spec.numpy().astype(int)
-        ops = list(spec.ops)
-        n = len(ops)
-        for _ in range(max_tries):
-            m2, ops2 = m.copy(), list(ops)
-            if n > 2 and rng.random() < 0.5:
-                v = int(rng.integers(1, n - 1))
-                ops2[v] = [o for o in nb101.OPS if o != ops2[v]][int(rng.integers(2))]
-            else:
-                i, j = sorted(rng.choice(n, 2, replace=False))
-                m2[i, j] = 1 - m2[i, j]
+        n, full = spec.n_vertices, nb101.MAX_VERTICES
+        m = np.zeros((full, full), dtype=int)
+        m[:n - 1, :n - 1] = spec.numpy()[:n - 1, :n - 1]
+        m[:n - 1, full - 1] = spec.numpy()[:n - 1, n - 1]  # edges into the output keep pointing at the output
+        base_ops = list(spec.ops[:-1])
+        original = spec.hash()
+        for attempt in range(max_tries):
+            ops = base_ops + [nb101.OPS[int(i)] for i in rng.integers(0, 3, full - n)] + [nb101.OUTPUT]
+            m2 = m.copy()
+            # one change; a graph with no valid one-change neighbour (input -> output alone) gets two, then more
+            for _ in range(min(1 + attempt // 100, 4)):
+                if rng.random() < 0.5:
+                    v = int(rng.integers(1, full - 1))
+                    ops[v] = [o for o in nb101.OPS if o != ops[v]][int(rng.integers(2))]
+                else:
+                    i, j = sorted(rng.choice(full, 2, replace=False))
+                    m2[i, j] = 1 - m2[i, j]
             try:
-                new = nb101.make_spec(m2, ops2)
+                new = nb101.make_spec(m2, ops)
             except nb101.SpecError:
                 continue
-            if new.hash() != spec.hash():
+            if new.hash() != original:
                 return new
-        raise RuntimeError("no valid mutation found")  # pragma: no cover - practically unreachable
+        raise RuntimeError(f"no valid mutation of NB101 spec {original} in {max_tries} tries")  # pragma: no cover
 
     def validate(self, spec):
         from . import nb101  # noqa: PLC0415

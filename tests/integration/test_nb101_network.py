@@ -178,3 +178,15 @@ def test_nb101_supernet_training_resumes_identically(tmp_path):
     assert sum(straight.path_counts.values()) == 2 * 2 * 3  # epochs x steps x fair paths
     for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_mutation_always_yields_a_different_valid_spec_even_from_the_smallest():
+    sp = NB101Space()
+    rng = np.random.default_rng(3)
+    bare = space.make_spec([[0, 1], [0, 0]], [space.INPUT, space.OUTPUT])  # no single-change neighbour exists
+    assert all(sp.mutate(bare, rng).n_vertices > 2 for _ in range(5))
+    s = sp.sample(rng)
+    for _ in range(1500):
+        child = sp.mutate(s, rng)
+        assert child.hash() != s.hash() and space.make_spec(child.matrix, child.ops) == child
+        s = child
