@@ -98,6 +98,22 @@ def main(argv=None) -> int:
     add("nb101 slices cold build", cold101)
     add("nb101 slices warm load", warm101, reference="nb101 slices cold build", ref_seconds=cold101)
 
+    # Peak memory of loading the NB201 table in a fresh process (VmHWM after the imports are reset), against the
+    # ~28 GB the official NB201 API needs to load its pickle (the field's figure; not re-measured here).
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    probe = ("import json, nasharness.tabular.nb201 as m\n"
+             "from nasharness.envinfo import peak_rss_mb, reset_peak_rss\n"
+             f"base = peak_rss_mb(); reset_peak_rss(); b = m.load({str(root)!r}); b.column('cifar10/ori-test@200')\n"
+             "print(json.dumps([base, peak_rss_mb()]))")
+    base, peak = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                           check=True, env=dict(os.environ)).stdout.strip().splitlines()[-1])
+    rows.append({"measurement": "nb201 load: process peak RSS", "value": f"{peak:.1f}", "unit": "MB",
+                 "reference": "official NB201 API (pickle load)", "reference_value": "28000",
+                 "speedup_vs_reference": f"{28000 / peak:.0f}",
+                 "note": f"fresh process; {base:.0f} MB after imports (python, numpy, pandas, pyarrow, torch)"})
+    print(f"{'nb201 load: process peak RSS':48s} {peak:12.1f} MB   (after imports {base:.0f} MB; official ~28 GB)")
     write_rows(args.out, rows, machine_meta())
     return 0
 
