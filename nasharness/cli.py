@@ -197,7 +197,14 @@ def methods_list():
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or local).")
 @click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (run directories are still written).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
-def sweep(suite_file, out_dir, force, only, tracking_uri, no_tracking, data_dir):
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: cells one after another here; ray: cells as Ray tasks.")
+@click.option("--address", "ray_address", default=None, help="Ray cluster address (default: a private local Ray on "
+              "127.0.0.1).")
+@click.option("--cpus-per-cell", type=float, default=1, show_default=True, help="Ray: CPUs each cell needs.")
+@click.option("--gpus-per-cell", type=float, default=0, show_default=True, help="Ray: GPUs each cell needs.")
+def sweep(suite_file, out_dir, force, only, tracking_uri, no_tracking, data_dir, backend, ray_address, cpus_per_cell,
+          gpus_per_cell):
     """Run every cell of a suite (benchmarks/ci.yaml, benchmarks/paper.yaml): one MLflow parent run, a child run per
     cell; done cells are skipped, a killed cell resumes, a failing cell is recorded and the rest go on (exit 1)."""
     from . import suite as suites  # noqa: PLC0415
@@ -212,7 +219,8 @@ def sweep(suite_file, out_dir, force, only, tracking_uri, no_tracking, data_dir)
 
     outcome = suites.sweep(suite, out_dir=out_dir, tracking=not no_tracking, tracking_uri=tracking_uri,
                         data_dir=data_dir, force=force, only=(lambda c: c.method in wanted) if wanted else None,
-                        on_cell=on_cell)
+                        on_cell=on_cell, backend=backend, ray_address=ray_address,
+                        resources={"cpus": cpus_per_cell, "gpus": gpus_per_cell})
     for line in outcome.unsupported:
         click.echo(f"not run (unsupported): {line}", err=True)
     if outcome.summary:

@@ -25,6 +25,7 @@ every cell (done / failed with the error), written atomically after each cell. R
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -214,8 +215,15 @@ def _finished_result(cell_dir: Path) -> Path | None:
 def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: bool = True,
           tracking_uri: str | None = None, data_dir: str | None = None, force: bool = False,
           only: Callable[[Cell], bool] | None = None,
-          on_cell: Callable[[Cell, str, int, int], None] | None = None) -> SweepOutcome:
-    """Run a suite's cells one after another (``on_cell(cell, status, k, total)`` reports progress)."""
+          on_cell: Callable[[Cell, str, int, int], None] | None = None, backend: str = "local",
+          ray_address: str | None = None, resources: dict | None = None) -> SweepOutcome:
+    """Run a suite's cells (``on_cell(cell, status, k, total)`` reports progress): one after another in this process
+    (``backend="local"``), or as Ray tasks (``"ray"``: a local Ray started on 127.0.0.1, or the cluster at
+    ``ray_address``), each needing ``resources`` ``{"cpus": n, "gpus": m}``. Every cell logs to the same tracking
+    URI; only this process writes ``sweep.json``."""
+    if backend not in ("local", "ray"):
+        raise UserError(f"unknown sweep backend {backend!r}; valid: local, ray.")
+    resources = {"cpus": 1, "gpus": 0, **(resources or {})}
     from . import api  # noqa: PLC0415
     from .compare import compare_dirs, write_compare  # noqa: PLC0415
 
@@ -241,41 +249,57 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
         state["parent_run_id"] = outcome.parent_run_id = parent.run_id
         state["tracking_uri"] = parent.uri
     atomic_write_json(state_path, state)
-    try:
-        for k, cell in enumerate(cells, 1):
-            cell_dir = root / "cells" / cell.id
-            prev = state["cells"].get(cell.id, {})
-            if not force and prev.get("status") == "done" and _finished_result(cell_dir):
-                outcome.skipped_done.append(cell.id)
-                if on_cell:
-                    on_cell(cell, "skipped (done)", k, len(cells))
-                continue
-            tags = {"suite": suite.suite, "cell": cell.id}
-            if parent is not None and parent.run_id:
-                tags["mlflow.parentRunId"] = parent.run_id
-            config = suite.run_config(cell, out_dir=cell_dir, tracking=tracking and parent.ok, tracking_uri=parent.uri
-                                      if parent else tracking_uri, data_dir=data_dir, tags=tags)
-            if _unfinished(cell_dir) and not force:
-                config = _replace(config, resume=True)
+    todo: list[tuple[int, Cell, RunConfig]] = []
+    for k, cell in enumerate(cells, 1):
+        cell_dir = root / "cells" / cell.id
+        prev = state["cells"].get(cell.id, {})
+        if not force and prev.get("status") == "done" and _finished_result(cell_dir):
+            outcome.skipped_done.append(cell.id)
             if on_cell:
-                on_cell(cell, "resuming" if config.resume else "running", k, len(cells))
-            t0 = time.time()
-            state["cells"][cell.id] = {"status": "running", "started": t0}
-            atomic_write_json(state_path, state)
-            try:
-                result = api.run(config)
-            except Exception as exc:  # noqa: BLE001 - one failing cell must not stop the suite
-                msg = f"{type(exc).__name__}: {exc}"
-                state["cells"][cell.id] = {"status": "failed", "error": msg,
-                                           "traceback": traceback.format_exc(limit=8), "wall_s": time.time() - t0}
-                outcome.failed[cell.id] = msg
-                if on_cell:
-                    on_cell(cell, f"FAILED: {msg}", k, len(cells))
-            else:
-                state["cells"][cell.id] = {"status": "done", "run_dir": result.run_dir, "wall_s": time.time() - t0,
-                                           "mlflow_run_id": result.tracking.get("run_id")}
-                outcome.done.append(cell.id)
-            atomic_write_json(state_path, state)
+                on_cell(cell, "skipped (done)", k, len(cells))
+            continue
+        tags = {"suite": suite.suite, "cell": cell.id}
+        if parent is not None and parent.run_id:
+            tags["mlflow.parentRunId"] = parent.run_id
+        config = suite.run_config(cell, out_dir=cell_dir, tracking=tracking and parent.ok, tracking_uri=parent.uri
+                                  if parent else tracking_uri, data_dir=data_dir, tags=tags)
+        if _unfinished(cell_dir) and not force:
+            config = _replace(config, resume=True)
+        todo.append((k, cell, config))
+
+    def started(k: int, cell: Cell, config: RunConfig) -> None:
+        if on_cell:
+            on_cell(cell, "resuming" if config.resume else "running", k, len(cells))
+        state["cells"][cell.id] = {"status": "running", "started": time.time()}
+        atomic_write_json(state_path, state)
+
+    def finished(k: int, cell: Cell, t0: float, run_dir: str | None, run_id: str | None, error: str | None,
+                 tb: str = "") -> None:
+        if error is not None:
+            state["cells"][cell.id] = {"status": "failed", "error": error, "traceback": tb, "wall_s": time.time() - t0}
+            outcome.failed[cell.id] = error
+            if on_cell:
+                on_cell(cell, f"FAILED: {error}", k, len(cells))
+        else:
+            state["cells"][cell.id] = {"status": "done", "run_dir": run_dir, "wall_s": time.time() - t0,
+                                       "mlflow_run_id": run_id}
+            outcome.done.append(cell.id)
+        atomic_write_json(state_path, state)  # after every cell: a killed sweep resumes from here
+
+    try:
+        if backend == "ray":
+            _run_ray(todo, started, finished, address=ray_address, cpus=resources.get("cpus", 1),
+                     gpus=resources.get("gpus", 0))
+        else:
+            for k, cell, config in todo:
+                started(k, cell, config)
+                t0 = time.time()
+                try:
+                    result = api.run(config)
+                except Exception as exc:  # noqa: BLE001 - one failing cell must not stop the suite
+                    finished(k, cell, t0, None, None, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=8))
+                else:
+                    finished(k, cell, t0, result.run_dir, result.tracking.get("run_id"), None)
     finally:
         table = compare_dirs([root / "cells"]) if (root / "cells").exists() else None
         if table is not None and len(table):
@@ -349,3 +373,50 @@ class _ParentRun:
             self._client.set_terminated(self.run_id, status="FAILED" if outcome.failed else "FINISHED")
         except Exception as exc:  # noqa: BLE001 - the sweep's results are on disk either way
             self.error = f"{type(exc).__name__}: {exc}"
+
+
+def _ray_cell(config_dict: dict, threads: int) -> dict:
+    """One cell inside a Ray worker: the same ``api.run`` as the local backend."""
+    import torch  # noqa: PLC0415
+
+    from . import api  # noqa: PLC0415
+
+    torch.set_num_threads(max(1, int(threads)))
+    cfg = dict(config_dict)
+    cfg["top_k"] = tuple(cfg["top_k"])
+    try:
+        result = api.run(RunConfig(**cfg))
+    except Exception as exc:  # noqa: BLE001 - reported back to the driver, recorded as a failed cell
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
+    return {"run_dir": result.run_dir, "run_id": result.tracking.get("run_id")}
+
+
+def _run_ray(todo, started, finished, *, address: str | None, cpus: float, gpus: float) -> None:
+    try:
+        import ray  # noqa: PLC0415
+    except ImportError as exc:
+        raise UserError("the ray backend needs Ray: `pip install ray` (or use the default local backend).") from exc
+    own = not ray.is_initialized()
+    if own:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:  # a private local Ray, bound to the loopback interface only
+            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
+                     num_cpus=max(int(cpus), os.cpu_count() or 1))
+    try:
+        task = ray.remote(num_cpus=cpus, num_gpus=gpus)(_ray_cell)
+        pending = {}
+        for k, cell, config in todo:
+            started(k, cell, config)
+            pending[task.remote(config.to_dict(), int(cpus))] = (k, cell, time.time())
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            k, cell, t0 = pending.pop(done[0])
+            try:
+                out = ray.get(done[0])
+            except Exception as exc:  # noqa: BLE001 - a worker that died
+                out = {"error": f"{type(exc).__name__}: {exc}", "traceback": ""}
+            finished(k, cell, t0, out.get("run_dir"), out.get("run_id"), out.get("error"), out.get("traceback", ""))
+    finally:
+        if own:
+            ray.shutdown()
