@@ -137,3 +137,41 @@ def test_ray_backend_runs_cells_as_tasks(tmp_path):
     # the same numbers as the local backend would give (runs are deterministic per seed)
     table = aggregate(records_from_dirs([tmp_path / "sweeps" / "raytiny"]))
     assert len(table) == 4 and set(table["n_seeds"]) == {2}
+
+
+def test_a_killed_sweep_resumes_without_redoing_finished_cells(tmp_path):
+    """SIGKILL the sweep while a cell trains; the re-run skips the finished cells and resumes the killed one from its
+    checkpoint."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "k.yaml").write_text(
+        "suite: killme\nbudget: ci\nseeds: [0]\nmethods: [random, spos]\nbenchmarks: {'201': [cifar10]}\n"
+        "overrides: {spos: {channels: 4, cells_per_stage: 1, epochs: 30, batch_size: 64, n_train: 512, n_valid: 64,"
+        " n_archs: 8, calib_batches: 1, calib_batch_size: 64, population: 2, sample_size: 1, cycles: 1,"
+        " track_every: 0}}\nbootstrap: 0\ndevice: cpu\n")
+    cmd = [sys.executable, "-m", "nasharness", "sweep", str(tmp_path / "k.yaml"), "--out-dir", str(tmp_path / "sw"),
+           "--no-tracking"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt_dir = tmp_path / "sw" / "killme" / "cells" / "spos-201-cifar10-s0"
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(ckpt_dir.glob("*/checkpoints/last.pt")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(ckpt_dir.glob("*/checkpoints/last.pt")), "the spos cell never checkpointed"
+    state = json.loads((tmp_path / "sw" / "killme" / "sweep.json").read_text())
+    assert state["cells"]["random-201-cifar10-s0"]["status"] == "done"
+    assert state["cells"]["spos-201-cifar10-s0"]["status"] == "running"  # killed mid-cell
+    random_result = next((tmp_path / "sw" / "killme" / "cells" / "random-201-cifar10-s0").glob("*/result.json"))
+    before = random_result.read_bytes()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "random-201-cifar10-s0: skipped (done)" in again.stderr
+    assert "spos-201-cifar10-s0: resuming" in again.stderr
+    assert "1 run, 1 already done, 0 failed" in again.stdout
+    assert random_result.read_bytes() == before  # the finished cell was not redone
+    (run_dir,) = ckpt_dir.iterdir()  # the killed cell's own directory was continued, not a new one made
+    assert json.loads((run_dir / "result.json").read_text())["costs"]["epochs"] == 30
