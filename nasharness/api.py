@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import RunConfig
-from .envinfo import environment, peak_rss_mb, reset_peak_rss
+from .envinfo import MemoryMonitor, environment, peak_rss_mb, reset_peak_rss
 from .errors import UserError
 from .io import atomic_write_json
 from .methods.base import SearchContext
@@ -83,11 +83,20 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
     """Run one search on one benchmark, score it against the table's truth, write and log the result."""
     method_cls, bench_name = check_config(config)
     reset_peak_rss()  # this run's own peak, also when a sweep runs many in one process
+    mem = MemoryMonitor().__enter__()
+    try:
+        return _run(config, method_cls, bench_name, mem, progress, status)
+    finally:
+        mem.__exit__()
+
+
+def _run(config, method_cls, bench_name, mem, progress, status) -> RunResult:
     say = status or (lambda msg: None)
     phases: dict[str, float] = {}
     t_all = time.perf_counter()
 
     t0 = time.perf_counter()
+    mem.phase("load")
     say(f"loading NAS-Bench-{bench_name}")
     bench = get_benchmark(bench_name, config.data_dir)
     phases["load"] = time.perf_counter() - t0
@@ -102,8 +111,15 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
 
     t0 = time.perf_counter()
     say(f"searching with {method_name}")
+    mem.phase("search")
+    sub_phases = ["search"]
+
+    def phase(name: str) -> None:  # a method's own phases (supernet_train, ...) inside the search
+        sub_phases.append(name)
+        mem.phase(name)
+
     ctx = SearchContext(bench, proto, budget, np.random.default_rng(search_seed), config,
-                        progress or (lambda a, t: None), say, run_dir, config.resume)
+                        progress or (lambda a, t: None), say, run_dir, config.resume, phase)
     try:
         outcome = method.search(ctx)
     except UserError:
@@ -113,6 +129,7 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
     phases.update(outcome.phases)
 
     t0 = time.perf_counter()
+    mem.phase("evaluate")
     chosen = outcome.chosen
     report = outcome.report or [proto.final, proto.proxy]
     truth_metrics = {m: float(bench.query(chosen, m)) for m in report}
@@ -165,6 +182,10 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
                      f"{' and '.join(dict.fromkeys([proto.proxy, proto.final]))}, not the whole space of "
                      f"{bench.space_size:,}")
     costs = {f"{k}/wall_s": round(v, 4) for k, v in phases.items()}
+    mem.phase("end")
+    peaks = {k: v for k, v in mem.peaks.items() if k not in ("start", "end")}
+    peaks["search"] = max(peaks.get(k, 0.0) for k in sub_phases)  # the search phase includes the method's own
+    costs.update({f"{k}/peak_mem_mb": round(v, 1) for k, v in peaks.items()})
     costs.update({"simulated_train_s": outcome.sim_seconds, "peak_mem_mb": round(peak_rss_mb(), 1),
                   "device_hours": phases["total"] / 3600.0})
     costs.update(outcome.costs)

@@ -26,6 +26,8 @@ class SearchContext:
     #: The run directory (exists before the search starts: checkpoints and artifacts go here).
     run_dir: Path | None = None
     resume: bool = False
+    #: ``phase(name)``: the method entered one of its own phases (peak memory is charged per phase).
+    phase: Callable[[str], None] = lambda name: None
 
 
 @dataclass

@@ -288,16 +288,19 @@ class OneShotMethod:
                                   progress=ctx.progress, log_paths=bench.name == "101",
                                   on_epoch_end=self._kt_tracker(space, evaluator, arch_set, subsets, e))
         ctx.status(f"training the supernet ({s.epochs} epochs, {trainer.total_steps:,} steps)")
+        ctx.phase("supernet_train")
         t0 = time.perf_counter()
         state = trainer.fit(resume=ctx.resume)
         train_wall = time.perf_counter() - t0
 
         ctx.status("evaluating inherited weights")
+        ctx.phase("inherited_eval")
         t0 = time.perf_counter()
         scores = evaluator.many([space.path(int(i)) for i in arch_set], progress=ctx.progress)
         eval_wall = time.perf_counter() - t0
 
         ctx.status("searching on the supernet")
+        ctx.phase("supernet_search")
         t0 = time.perf_counter()
         # One memo for the eval set, the evolution and the control: an arch's inherited-weight accuracy does not
         # depend on what was evaluated before it (BN is re-estimated per arch), so it is never computed twice.

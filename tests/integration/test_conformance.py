@@ -41,7 +41,9 @@ def test_conformance(tmp_path, mlflow_uri, method, bench):
             assert r.ranking[f"rank/{t}/{k}"]["n"] == n
         assert "ci_low" in r.ranking[f"rank/{t}/kendall_tau"]
     assert r.protocol["final"] in r.truth and r.protocol["final"] in r.regret
-    assert {"total/wall_s", "peak_mem_mb", "device_hours"} <= set(r.costs)
+    assert {"total/wall_s", "peak_mem_mb", "device_hours", "load/peak_mem_mb", "search/peak_mem_mb",
+            "evaluate/peak_mem_mb"} <= set(r.costs)
+    assert r.costs["search/peak_mem_mb"] <= r.costs["peak_mem_mb"] + 1  # a phase never exceeds the run's peak
     run = MlflowClient(mlflow_uri).get_run(r.tracking["run_id"])
     for name in r.flat_metrics():
         if r.flat_metrics()[name] == r.flat_metrics()[name]:  # NaN is not logged
