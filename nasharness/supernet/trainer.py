@@ -6,8 +6,8 @@ then one optimizer step. With m paths (FairNAS/SCARLET) the shared parameters (s
 Each searchable op on a path gets exactly one gradient contribution per step (strict fairness).
 
 SGD with Nesterov momentum and a cosine schedule (per step), gradient clipping, checkpoints written atomically at the
-end of every epoch with model, optimizer, scheduler and every RNG state, so ``resume`` reproduces an uninterrupted
-run exactly (same seed, same device, same thread count).
+end of every epoch (``checkpoint_every``) with model, optimizer, scheduler and every RNG state, so ``resume``
+reproduces an uninterrupted run exactly (same seed, same device, same thread count).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class SupernetConfig:
     n_valid: int | None = None
     threads: int | None = None
     channels_last: bool = False
+    #: Write a checkpoint every this many epochs (and always after the last); 0 = never.
+    checkpoint_every: int = 1
 
     def __post_init__(self):
         for name, hi in (("channels", 1024), ("cells_per_stage", 64), ("epochs", 100_000), ("batch_size", 65_536)):
@@ -57,6 +59,7 @@ class SupernetConfig:
             check_number("supernet", name, getattr(self, name))
         if self.grad_reduce not in ("sum", "mean"):
             raise ConfigError(f"grad_reduce must be 'sum' or 'mean', got {self.grad_reduce!r}.")
+        check_int("supernet", "checkpoint_every", self.checkpoint_every, 0)
         for name in ("n_train", "n_valid", "threads"):
             if getattr(self, name) is not None:
                 check_int("supernet", name, getattr(self, name), 1)
@@ -248,5 +251,7 @@ class SupernetTrainer:
             if self.on_epoch_end is not None:  # before the checkpoint, so a resumed run repeats it identically
                 self.state.history[-1].update(self.on_epoch_end(epoch + 1) or {})
                 self.model.train()
-            self.save()
+            k = self.config.checkpoint_every
+            if k and ((epoch + 1) % k == 0 or epoch + 1 == self.config.epochs):
+                self.save()
         return self.state

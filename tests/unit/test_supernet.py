@@ -223,3 +223,21 @@ def test_inherited_accuracy_does_not_depend_on_evaluation_order():
     first = ev.accuracy(a)
     ev.accuracy(b)
     assert ev.accuracy(a) == first
+
+
+def test_checkpoint_every_n_epochs(tmp_path):
+    import numpy as np
+    import torch
+
+    from nasharness.supernet.nb201 import NB201Supernet
+    from nasharness.supernet.samplers import UniformSampler
+    from nasharness.supernet.trainer import GPUBatches, SupernetConfig, SupernetTrainer
+
+    x = np.zeros((64, 32, 32, 3), np.uint8)
+    saved = []
+    cfg = SupernetConfig(channels=4, cells_per_stage=1, epochs=5, batch_size=32, checkpoint_every=2)
+    t = SupernetTrainer(NB201Supernet(4, 1), UniformSampler([5] * 6), GPUBatches(x, np.zeros(64, int),
+                        torch.device("cpu")), cfg, seed=0, checkpoint_dir=tmp_path)
+    t.save = lambda: saved.append(t.state.epoch)
+    t.fit()
+    assert saved == [2, 4, 5]  # every 2 epochs, and the last
