@@ -7,14 +7,29 @@ from pathlib import Path
 import numpy as np
 
 
-def ranking_scatter(scores: np.ndarray, truth: np.ndarray, *, xlabel: str, ylabel: str, title: str,
-                    path: Path, kendall: float | None = None) -> Path:
-    """Method score vs true accuracy, one dot per architecture, with Kendall tau and n in the title."""
+def _pyplot():
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def ranking_scatter(scores: np.ndarray, truth: np.ndarray, *, xlabel: str, ylabel: str, title: str,
+                    path: Path, kendall: float | None = None) -> Path:
+    """Method score vs true accuracy, one dot per architecture, with Kendall tau and n in the title."""
+    plt = _pyplot()
     keep = np.isfinite(scores) & np.isfinite(truth)
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=110)
     ax.scatter(scores[keep], truth[keep], s=8, alpha=0.6, linewidths=0)
@@ -23,20 +38,7 @@ def ranking_scatter(scores: np.ndarray, truth: np.ndarray, *, xlabel: str, ylabe
     sub = f"n={int(keep.sum())}" + (f", Kendall tau={kendall:.3f}" if kendall is not None else "")
     ax.set_title(f"{title}\n{sub}", fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
-def _pyplot():
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    return plt
+    return _save(fig, path)
 
 
 def kt_curve(curves: dict[str, list[tuple[float, float]]], *, ylabel: str, title: str, path: Path) -> Path:
@@ -54,11 +56,7 @@ def kt_curve(curves: dict[str, list[tuple[float, float]]], *, ylabel: str, title
     ax.grid(alpha=0.3)
     if len(curves) > 1:
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def comparison_bars(table, metric: str, label: str, path: Path) -> Path:
@@ -88,8 +86,4 @@ def comparison_bars(table, metric: str, label: str, path: Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(f"{label}: mean ± std over seeds", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
