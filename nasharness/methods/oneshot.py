@@ -343,6 +343,9 @@ class OneShotMethod:
             phases={"supernet_train": train_wall, "inherited_eval": eval_wall, "supernet_search": search_wall},
             rank_truths=truths, rank_subsets=subsets, report=space.report, regret_on=space.report,
             costs={"epochs": state.epoch, "steps": state.step, "samples_seen": state.samples_seen,
+                   # all epochs' training time, including epochs run by an earlier, interrupted process (--resume)
+                   "supernet_train_all_epochs/wall_s": float(sum(h["epoch_wall_s"] for h in state.history)),
+                   "resumed": float(bool(ctx.resume)),
                    "archs_evaluated_inherited": n_evals, "inherited_eval_archs_per_s": len(arch_set) / eval_wall,
                    "peak_gpu_mem_mb": (torch.cuda.max_memory_allocated(device) / 2**20) if device.type == "cuda"
                    else 0.0},
