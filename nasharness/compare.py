@@ -7,6 +7,7 @@ which every row names, so rows with different truths are never mixed.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from pathlib import Path
@@ -106,7 +107,7 @@ def records_from_mlflow(tracking_uri: str | None, experiment: str | None = None,
         def get(name: str, m=m) -> float:
             return m.get(mlflow_key(name), math.nan)
         t = final if mlflow_key(f"rank/{final}/kendall_tau") in m else \
-            json.loads(p.get("protocol/ranking_truths", "[]").replace("'", '"') or "[]")[0]
+            ast.literal_eval(p.get("protocol/ranking_truths", "[]"))[0]  # logged as str(list)
         out.append({
             "method": p["method"], "bench": p["bench"], "dataset": p["dataset"], "budget": p["budget"],
             "seed": int(p["seed"]), "truth": t, "kendall_tau": get(f"rank/{t}/kendall_tau"),

@@ -36,9 +36,8 @@ class NB201Space:
 
 class NB101Space:
     """Valid pruned specs. ``sample``: a graph matched to the space's vertex/edge-count distribution
-    (:func:`nb101.sample_matrix`) with uniform ops; ``sample_rs``: NB101's random-search draw (each edge with
-    probability 1/2, reject invalid — mostly small graphs). Mutation flips an edge or changes an op (rejecting
-    invalid results)."""
+    (:func:`nb101.sample_matrix`) with uniform ops. Mutation flips an edge or changes an op (rejecting invalid
+    results)."""
 
     name = "nb101"
 
@@ -48,18 +47,6 @@ class NB101Space:
         m = nb101.sample_matrix(rng)
         ops = [nb101.INPUT] + [nb101.OPS[i] for i in rng.integers(0, 3, len(m) - 2)] + [nb101.OUTPUT]
         return nb101.make_spec(m, ops)
-
-    def sample_rs(self, rng: np.random.Generator):
-        from . import nb101  # noqa: PLC0415
-
-        n = nb101.MAX_VERTICES
-        while True:
-            m = np.triu(rng.integers(0, 2, (n, n)), 1)
-            ops = [nb101.INPUT] + [nb101.OPS[i] for i in rng.integers(0, 3, n - 2)] + [nb101.OUTPUT]
-            try:
-                return nb101.make_spec(m, ops)
-            except nb101.SpecError:
-                continue
 
     def mutate(self, spec, rng: np.random.Generator, max_tries: int = 1000):
         """Flip one edge or change one op of the spec placed in the full 7-vertex frame (padded with unconnected

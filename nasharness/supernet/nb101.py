@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from ..spaces import nb101 as space
 from ..spaces.nb101_costs import vertex_channels
 from . import distributed
+from .nb201 import count_params  # noqa: F401 - one parameter counter for both spaces
 
 OP_INDEX = {op: i for i, op in enumerate(space.OPS)}
 INTERIOR = space.MAX_VERTICES - 2  # interior vertex positions of a supernet cell
@@ -231,7 +232,3 @@ def _supernet_key(name: str, spec: space.Spec) -> str:
     elif len(parts) > 3 and parts[0] == "layers" and parts[2] == "proj" and int(parts[3]) == len(spec.ops) - 2:
         parts[3] = str(INTERIOR)  # the output's projection has its own slot
     return ".".join(parts)
-
-
-def count_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
