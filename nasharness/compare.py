@@ -32,24 +32,31 @@ METRICS = [
 ]
 
 
+def _record(meta: dict, final: str, truths: list[str], value, source: str) -> dict:
+    """One flat record. ``value(name)`` returns a canonical metric (``RunResult.flat_metrics`` names) or NaN; the
+    headline truth is ``final`` when the run ranked against it, else its first ranking truth."""
+    t = final if math.isfinite(value(f"rank/{final}/kendall_tau")) else truths[0]
+    n = value(f"rank/{t}/kendall_tau/n")
+    return {
+        "method": meta["method"], "bench": str(meta["bench"]), "dataset": meta["dataset"], "budget": meta["budget"],
+        "seed": int(meta["seed"]), "truth": t, "kendall_tau": value(f"rank/{t}/kendall_tau"),
+        "n_archs": int(n) if math.isfinite(n) else 0, "spearman": value(f"rank/{t}/spearman"),
+        "precision@10": value(f"rank/{t}/precision@10"), "regret": value(f"regret/{final}"),
+        "chosen_acc": value(f"chosen/{final}"), "search_wall_s": value("cost/search/wall_s"),
+        "total_wall_s": value("cost/total/wall_s"), "sim_train_s": value("cost/simulated_train_s"),
+        "peak_mem_mb": value("cost/peak_mem_mb"), "source": source,
+    }
+
+
 def record_from_result(d: dict, source: str = "") -> dict:
     """One flat record from a ``result.json`` payload."""
+    from .results import RunResult  # noqa: PLC0415
+
+    flat = RunResult(**d).flat_metrics()
     final = d["protocol"]["final"]
-    truths = d["protocol"].get("ranking_truths") or [final]
-    t = final if f"rank/{final}/kendall_tau" in d["ranking"] else truths[0]
-    rank = lambda k: d["ranking"].get(f"rank/{t}/{k}", {})  # noqa: E731
-    costs = d.get("costs", {})
-    return {
-        "method": d["method"], "bench": str(d["bench"]), "dataset": d["dataset"], "budget": d["budget"],
-        "seed": int(d["seed"]), "truth": t,
-        "kendall_tau": rank("kendall_tau").get("value", math.nan), "n_archs": rank("kendall_tau").get("n", 0),
-        "spearman": rank("spearman").get("value", math.nan),
-        "precision@10": rank("precision@10").get("value", math.nan),
-        "regret": d["regret"].get(final, math.nan), "chosen_acc": d["truth"].get(final, math.nan),
-        "search_wall_s": costs.get("search/wall_s", math.nan), "total_wall_s": costs.get("total/wall_s", math.nan),
-        "sim_train_s": costs.get("simulated_train_s", math.nan), "peak_mem_mb": costs.get("peak_mem_mb", math.nan),
-        "source": source or d.get("run_dir") or "",
-    }
+    return _record(d, final, d["protocol"].get("ranking_truths") or [final],
+                   lambda name: math.nan if flat.get(name) is None else float(flat[name]),
+                   source or d.get("run_dir") or "")
 
 
 def records_from_dirs(paths: list[str | Path]) -> list[dict]:
@@ -63,7 +70,7 @@ def records_from_dirs(paths: list[str | Path]) -> list[dict]:
         for f in files:
             try:
                 out.append(record_from_result(json.loads(f.read_text()), str(f.parent)))
-            except (ValueError, KeyError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 raise UserError(f"{str(f)!r} is not a nasharness result.json ({type(exc).__name__}: {exc}).") from exc
     return out
 
@@ -103,21 +110,9 @@ def records_from_mlflow(tracking_uri: str | None, experiment: str | None = None,
         if "protocol/final" not in p:
             continue
         final = p["protocol/final"]
-
-        def get(name: str, m=m) -> float:
-            return m.get(mlflow_key(name), math.nan)
-        t = final if mlflow_key(f"rank/{final}/kendall_tau") in m else \
-            ast.literal_eval(p.get("protocol/ranking_truths", "[]"))[0]  # logged as str(list)
-        out.append({
-            "method": p["method"], "bench": p["bench"], "dataset": p["dataset"], "budget": p["budget"],
-            "seed": int(p["seed"]), "truth": t, "kendall_tau": get(f"rank/{t}/kendall_tau"),
-            "n_archs": int(get(f"rank/{t}/kendall_tau/n") if math.isfinite(get(f"rank/{t}/kendall_tau/n")) else 0),
-            "spearman": get(f"rank/{t}/spearman"), "precision@10": get(f"rank/{t}/precision@10"),
-            "regret": get(f"regret/{final}"), "chosen_acc": get(f"chosen/{final}"),
-            "search_wall_s": get("cost/search/wall_s"), "total_wall_s": get("cost/total/wall_s"),
-            "sim_train_s": get("cost/simulated_train_s"), "peak_mem_mb": get("cost/peak_mem_mb"),
-            "source": f"mlflow:{run.info.run_id}",
-        })
+        truths = ast.literal_eval(p.get("protocol/ranking_truths", "[]")) or [final]  # logged as str(list)
+        out.append(_record(p, final, truths, lambda name, m=m: m.get(mlflow_key(name), math.nan),
+                           f"mlflow:{run.info.run_id}"))
     return out
 
 

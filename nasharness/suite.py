@@ -24,6 +24,7 @@ every cell (done / failed with the error), written atomically after each cell. R
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -264,7 +265,7 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
         config = suite.run_config(cell, out_dir=cell_dir, tracking=tracking and parent.ok, tracking_uri=parent.uri
                                   if parent else tracking_uri, data_dir=data_dir, tags=tags)
         if _unfinished(cell_dir) and not force:
-            config = _replace(config, resume=True)
+            config = dataclasses.replace(config, resume=True)
         todo.append((k, cell, config))
 
     def started(k: int, cell: Cell, config: RunConfig) -> None:
@@ -310,12 +311,6 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
                                "finished": time.time()}
         atomic_write_json(state_path, state)
     return outcome
-
-
-def _replace(config: RunConfig, **kw) -> RunConfig:
-    import dataclasses  # noqa: PLC0415
-
-    return dataclasses.replace(config, **kw)
 
 
 def _jsonable(suite: SuiteConfig) -> dict:

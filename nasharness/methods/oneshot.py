@@ -65,7 +65,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class NB201OneShot:
+class _SpaceAdapter:
+    def path(self, i: int):
+        """The supernet path of table row ``i``."""
+        return self.item_path(self.index_item(i))
+
+
+class NB201OneShot(_SpaceAdapter):
     """NB201: a path is 6 op indices; archs are table indices."""
 
     valid_truth = "cifar10-valid/x-valid@200"
@@ -96,14 +102,11 @@ class NB201OneShot:
     def eval_indices(self, e: EvalConfig) -> tuple[np.ndarray, dict]:
         return eval_set(self.bench.column(self.valid_truth), e.n_archs, e.eval_seed, e.stratify), {}
 
-    def path(self, i: int):
-        from ..supernet.nb201 import arch_to_path  # noqa: PLC0415
-
-        return arch_to_path(self.bench.key_of(int(i)))
-
     # search items are table indices
     def item_path(self, item):
-        return self.path(item)
+        from ..supernet.nb201 import arch_to_path  # noqa: PLC0415
+
+        return arch_to_path(self.bench.key_of(int(item)))
 
     def item_index(self, item) -> int | None:
         return int(item)
@@ -124,7 +127,7 @@ class NB201OneShot:
         return []
 
 
-class NB101OneShot:
+class NB101OneShot(_SpaceAdapter):
     """NB101: a path is a pruned :class:`~nasharness.spaces.nb101.Spec`; search items are specs of the whole space."""
 
     split_name = "NB101 train-split (40k)", "NB101 validation-split (10k)"
@@ -175,9 +178,6 @@ class NB101OneShot:
         tested = np.flatnonzero(np.isfinite(self.bench.column(self.test_truth)))
         scored = np.union1d(uniform, tested)
         return scored, {self.valid_truth: np.isin(scored, uniform), self.test_truth: np.isin(scored, tested)}
-
-    def path(self, i: int):
-        return self.bench.spec(int(i))
 
     # search items are specs (anywhere in the space); labeled ones map to table rows
     def item_path(self, item):
