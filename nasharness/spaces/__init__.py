@@ -92,3 +92,10 @@ def register_builtin() -> None:
     if "nb201" not in SPACES:
         SPACES.register("nb201")(NB201Space)
         SPACES.register("nb101")(NB101Space)
+        SPACES.register("darts")(_darts_space)
+
+
+def _darts_space():
+    from .darts import DartsSpace  # noqa: PLC0415
+
+    return DartsSpace()
