@@ -97,7 +97,7 @@ def _run(config, method_cls, bench_name, mem, progress, status) -> RunResult:
 
     t0 = time.perf_counter()
     mem.phase("load")
-    say(f"loading NAS-Bench-{bench_name}")
+    say(f"loading benchmark {bench_name}")
     bench = get_benchmark(bench_name, config.data_dir)
     phases["load"] = time.perf_counter() - t0
     dataset = bench.check_dataset(config.dataset or bench.datasets[0])
@@ -130,6 +130,47 @@ def _run(config, method_cls, bench_name, mem, progress, status) -> RunResult:
 
     t0 = time.perf_counter()
     mem.phase("evaluate")
+    notes = list(outcome.notes)
+    if getattr(bench, "tabular", True):
+        scored = _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench_name, run_dir, notes)
+    else:  # a space without a table: the method's own measurements are the truth
+        scored = {"chosen": {"index": -1, "arch": outcome.chosen_arch}, "truth": dict(outcome.truth), "regret": {},
+                  "ranking": {}, "rank_sets": {}, "best_in_table": None, "labeled": 0,
+                  "artifacts": list(outcome.artifacts)}
+    phases["evaluate"] = time.perf_counter() - t0
+    phases["total"] = time.perf_counter() - t_all
+    if proto.note:
+        notes.append(proto.note)
+    costs = {f"{k}/wall_s": round(v, 4) for k, v in phases.items()}
+    mem.phase("end")
+    peaks = {k: v for k, v in mem.peaks.items() if k not in ("start", "end")}
+    peaks["search"] = max(peaks.get(k, 0.0) for k in sub_phases)  # the search phase includes the method's own
+    costs.update({f"{k}/peak_mem_mb": round(v, 1) for k, v in peaks.items()})
+    costs.update({"simulated_train_s": outcome.sim_seconds, "peak_mem_mb": round(peak_rss_mb(), 1),
+                  "device_hours": phases["total"] / 3600.0})
+    costs.update(outcome.costs)
+    result = RunResult(
+        method=method_name, bench=bench_name, dataset=dataset, seed=config.seed, budget=budget.name,
+        protocol={"proxy": proto.proxy, "final": proto.final, "proxy_epochs": proto.proxy_epochs,
+                  "ranking_scores": outcome.score_name,
+                  "ranking_truths": outcome.rank_truths if outcome.rank_truths is not None else [proto.final],
+                  "ranking_n": scored["rank_sets"],
+                  "budget": {"max_archs": budget.max_archs, "max_sim_seconds": budget.max_sim_seconds},
+                  "best_in_table": scored["best_in_table"], "labeled_archs": scored["labeled"],
+                  "space_size": bench.space_size, **outcome.params},
+        chosen=scored["chosen"], truth=scored["truth"], regret=scored["regret"], ranking=scored["ranking"],
+        costs=costs, n_evaluated=int(len(outcome.scored)),
+        notes=notes, trajectory=outcome.trajectory, config=config.to_dict(), env=environment(),
+        extra=dict(outcome.metrics), artifacts=scored["artifacts"],
+    )
+    if rank != 0:  # data-parallel worker: rank 0 writes and logs the (identical) result
+        result.run_dir = str(run_dir.resolve())
+        return result
+    return _write_and_log(result, config, run_dir)
+
+
+def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench_name, run_dir, notes) -> dict:
+    """Truth, regret and ranking metrics of a search on a tabular benchmark, plus its plots."""
     chosen = outcome.chosen
     report = outcome.report or [proto.final, proto.proxy]
     truth_metrics = {m: float(bench.query(chosen, m)) for m in report}
@@ -171,41 +212,13 @@ def _run(config, method_cls, bench_name, mem, progress, status) -> RunResult:
                                           path=run_dir / "kt_vs_epoch.png")))
     except ImportError:  # matplotlib is optional for library users
         pass
-    phases["evaluate"] = time.perf_counter() - t0
-    phases["total"] = time.perf_counter() - t_all
-
-    notes = list(outcome.notes)
-    if proto.note:
-        notes.append(proto.note)
     if bench.coverage < 1:
         notes.append(f"regret is relative to the best of the {int(labeled.sum()):,} architectures labeled with "
                      f"{' and '.join(dict.fromkeys([proto.proxy, proto.final]))}, not the whole space of "
                      f"{bench.space_size:,}")
-    costs = {f"{k}/wall_s": round(v, 4) for k, v in phases.items()}
-    mem.phase("end")
-    peaks = {k: v for k, v in mem.peaks.items() if k not in ("start", "end")}
-    peaks["search"] = max(peaks.get(k, 0.0) for k in sub_phases)  # the search phase includes the method's own
-    costs.update({f"{k}/peak_mem_mb": round(v, 1) for k, v in peaks.items()})
-    costs.update({"simulated_train_s": outcome.sim_seconds, "peak_mem_mb": round(peak_rss_mb(), 1),
-                  "device_hours": phases["total"] / 3600.0})
-    costs.update(outcome.costs)
-    result = RunResult(
-        method=method_name, bench=bench_name, dataset=dataset, seed=config.seed, budget=budget.name,
-        protocol={"proxy": proto.proxy, "final": proto.final, "proxy_epochs": proto.proxy_epochs,
-                  "ranking_scores": outcome.score_name, "ranking_truths": outcome.rank_truths or [proto.final],
-                  "ranking_n": rank_sets,
-                  "budget": {"max_archs": budget.max_archs, "max_sim_seconds": budget.max_sim_seconds},
-                  "best_in_table": best_in_table.get(proto.final), "labeled_archs": int(labeled.sum()),
-                  "space_size": bench.space_size, **outcome.params},
-        chosen={"index": chosen, "arch": bench.key_of(chosen)},
-        truth=truth_metrics, regret=regret, ranking=ranking, costs=costs, n_evaluated=int(len(outcome.scored)),
-        notes=notes, trajectory=outcome.trajectory, config=config.to_dict(), env=environment(),
-        extra=dict(outcome.metrics), artifacts=artifacts,
-    )
-    if rank != 0:  # data-parallel worker: rank 0 writes and logs the (identical) result
-        result.run_dir = str(run_dir.resolve())
-        return result
-    return _write_and_log(result, config, run_dir)
+    return {"chosen": {"index": chosen, "arch": bench.key_of(chosen)}, "truth": truth_metrics, "regret": regret,
+            "ranking": ranking, "rank_sets": rank_sets, "best_in_table": best_in_table.get(proto.final),
+            "labeled": int(labeled.sum()), "artifacts": artifacts}
 
 
 def _join_process_group(config: RunConfig, method) -> int:

@@ -22,3 +22,43 @@ def _nb101(data_dir=None, **kwargs):
 # Datasets each benchmark labels (checked by suites before any data is loaded).
 _nb201.datasets = ("cifar10", "cifar100", "ImageNet16-120")
 _nb101.datasets = ("cifar10",)
+
+
+class SpaceBenchmark:
+    """A search space without a table of trained architectures (the DARTS CIFAR-10 space): searches report their
+    derived architecture, its size and cost, and — when asked to train it — its measured accuracy."""
+
+    tabular = False
+    datasets = ("cifar10",)
+    coverage = 0.0
+
+    def __init__(self, name: str, space_size: int, description: str):
+        self.name = name
+        self.space_size = space_size
+        self.description = description
+
+    def check_dataset(self, dataset: str) -> str:
+        from .errors import unknown_name  # noqa: PLC0415
+
+        if dataset not in self.datasets:
+            raise unknown_name(f"dataset for the {self.name} space", dataset, self.datasets)
+        return dataset
+
+    def info(self) -> dict:
+        from .spaces import darts  # noqa: PLC0415
+
+        return {"benchmark": f"{self.name} search space (no tabular ground truth)", "space_size": self.space_size,
+                "datasets": list(self.datasets), "description": self.description,
+                "operations": list(darts.PRIMITIVES), "published_genotypes": list(darts.PUBLISHED)}
+
+
+@BENCHMARKS.register("darts", aliases=("darts-cifar10",))
+def _darts(data_dir=None, **kwargs):
+    # 14 edges choose 2 per node (1*3*6*10 input pairs) with 7 ops each, for the normal and the reduction cell
+    per_cell = (1 * 3 * 6 * 10) * 7**8
+    return SpaceBenchmark("darts", per_cell**2,
+                          "DARTS CIFAR-10 cell space: 8 operations, normal + reduction cells, 4 intermediate nodes, "
+                          "14 edges; networks trained from scratch with `nasharness train --arch`")
+
+
+_darts.datasets = ("cifar10",)

@@ -61,17 +61,16 @@ def cli():
               help="Images: a cifar-10-batches-py folder, or a folder with cifar10-jpg.tar (default: the data root).")
 @click.option("--resume", is_flag=True, help="Continue the newest unfinished run with the same options from its last "
               "checkpoint.")
+@click.option("--train-derived", is_flag=True, help="Differentiable search on the DARTS space: also train the derived "
+              "network from scratch at the budget's training recipe and report its test accuracy.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_dir, tracking_uri, experiment,
-        no_tracking, out_dir, n_boot, overrides, device, dataset_root, resume, as_json, quiet):
+        no_tracking, out_dir, n_boot, overrides, device, dataset_root, resume, train_derived, as_json, quiet):
     """Run one search method on one benchmark and score its ranking against the table's truth."""
-    parsed = {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set expects KEY=VALUE, got {item!r}; e.g. --set epochs=10.")
-        parsed[key.strip()] = value.strip()
+    parsed = _parse_sets(overrides)
+    if train_derived:
+        parsed["train_derived"] = "true"
     config = RunConfig(method=method, bench=bench, dataset=dataset, budget=budget, seed=seed, data_dir=data_dir,
                        tracking=not no_tracking, tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir,
                        max_archs=max_archs, max_sim_seconds=max_sim_seconds, n_boot=n_boot, quiet=quiet,
@@ -91,6 +90,62 @@ def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_d
     from .report_text import print_summary  # noqa: PLC0415
 
     print_summary(result, Console())  # the summary goes to stdout even with --quiet (which silences progress)
+
+
+def _parse_sets(items) -> dict:
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}; e.g. --set epochs=10.")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+@cli.command()
+@click.option("--arch", required=True, help="A published cell (FairDARTS_a ... FairDARTS_g, DARTS_V1, DARTS_V2) or a "
+              "genotype string Genotype(normal=[('sep_conv_3x3', 2, 0), ...], normal_concat=[...], reduce=[...], "
+              "reduce_concat=[...]).")
+@click.option("--bench", "-b", default="darts", show_default=True, help="The space of the architecture (darts).")
+@click.option("--budget", type=click.Choice(BUDGET_NAMES), default="ci", show_default=True,
+              help="ci: the recipe at toy scale (CPU minutes); paper: 36 channels, 20 cells, 600 epochs, cutout, "
+                   "auxiliary head, drop-path 0.2.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a training setting, e.g. --set epochs=20 --set channels=16 --set n_train=10000.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data root (as for `run`).")
+@click.option("--dataset-root", type=click.Path(), default=None, help="CIFAR-10 images (as for `run`).")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI.")
+@click.option("--experiment", default="nasharness", show_default=True, help="MLflow experiment name.")
+@click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (the run directory is still written).")
+@click.option("--out-dir", default="runs", show_default=True, help="Where run directories go.")
+@click.option("--resume", is_flag=True, help="Continue the newest unfinished training with the same options.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def train(arch, bench, budget, seed, overrides, device, data_dir, dataset_root, tracking_uri, experiment, no_tracking,
+          out_dir, resume, as_json, quiet):
+    """Train one DARTS-space architecture from scratch on CIFAR-10 and report its test accuracy and size."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    from .train import train_arch  # noqa: PLC0415
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=_console(quiet), transient=True, disable=quiet) as bar:
+        task = bar.add_task("training", total=None)
+        result = train_arch(arch, bench=bench, budget=budget, seed=seed, overrides=_parse_sets(overrides),
+                            device=device, data_dir=data_dir, dataset_root=dataset_root, out_dir=out_dir,
+                            tracking=not no_tracking, tracking_uri=tracking_uri, experiment=experiment,
+                            resume=resume, progress=lambda d, t: bar.update(task, completed=d, total=t),
+                            status=lambda m: bar.update(task, description=m))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    from rich.console import Console  # noqa: PLC0415
+
+    from .report_text import print_summary  # noqa: PLC0415
+
+    print_summary(result, Console())
 
 
 def _run_with_progress(config: RunConfig, console):

@@ -29,7 +29,10 @@ METRICS = [
     ("search_wall_s", -1, "search wall (s)"),
     ("sim_train_s", -1, "simulated train (s)"),
     ("peak_mem_mb", -1, "peak mem (MB)"),
+    ("skip_connects", -1, "skips in derived cell"),
 ]
+#: Columns a comparison CSV may lack (written before they existed); read as NaN.
+OPTIONAL = {"skip_connects"}
 
 
 def _record(meta: dict, final: str, truths: list[str], value, source: str) -> dict:
@@ -44,7 +47,8 @@ def _record(meta: dict, final: str, truths: list[str], value, source: str) -> di
         "precision@10": value(f"rank/{t}/precision@10"), "regret": value(f"regret/{final}"),
         "chosen_acc": value(f"chosen/{final}"), "search_wall_s": value("cost/search/wall_s"),
         "total_wall_s": value("cost/total/wall_s"), "sim_train_s": value("cost/simulated_train_s"),
-        "peak_mem_mb": value("cost/peak_mem_mb"), "source": source,
+        "peak_mem_mb": value("cost/peak_mem_mb"), "skip_connects": value("search/derived/skip_connects"),
+        "source": source,
     }
 
 
@@ -189,8 +193,13 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path, dtype={"bench": str, "seeds": str})
     except (ValueError, pd.errors.ParserError) as exc:
         raise UserError(f"{str(path)!r} is not a comparison CSV ({exc}).") from exc
-    missing = [c for c in GROUP + ["n_seeds"] + [f"{m}_mean" for m, _, _ in METRICS] if c not in df.columns]
+    missing = [c for c in GROUP + ["n_seeds"] + [f"{m}_mean" for m, _, _ in METRICS if m not in OPTIONAL]
+               if c not in df.columns]
     if missing:
         raise UserError(f"{str(path)!r} lacks the column(s) {', '.join(missing)}; it is not a nasharness comparison "
                         f"table (write one with `nasharness compare --format csv` or `report --update-baseline`).")
+    for m in OPTIONAL:
+        for stat in ("mean", "std"):
+            if f"{m}_{stat}" not in df.columns:
+                df[f"{m}_{stat}"] = float("nan")
     return df

@@ -9,19 +9,25 @@ def print_summary(result: RunResult, console) -> None:
     from rich.table import Table  # noqa: PLC0415
 
     final = result.protocol["final"]
-    table = Table(title=f"nasharness run: {result.method} on NAS-Bench-{result.bench} / {result.dataset} "
+    where = f"NAS-Bench-{result.bench}" if result.bench in ("101", "201") else f"the {result.bench} space"
+    table = Table(title=f"nasharness run: {result.method} on {where} / {result.dataset} "
                         f"(seed {result.seed}, budget {result.budget})", show_header=True, header_style="bold")
     table.add_column("quantity")
     table.add_column("value", overflow="fold")
-    table.add_row("chosen arch", f"{result.chosen['arch']} (index {result.chosen['index']})")
+    index = result.chosen.get("index", -1)
+    table.add_row("chosen arch", f"{result.chosen['arch']}" + (f" (index {index})" if index >= 0 else ""))
     for name, v in result.truth.items():
         table.add_row(f"chosen {name}", f"{v:.4f}")
-    best = result.protocol["best_in_table"]
-    table.add_row(f"regret {final}", f"{result.regret[final]:.4f} (best candidate {best:.4f})")
+    best = result.protocol.get("best_in_table")
+    if final in result.regret:
+        table.add_row(f"regret {final}", f"{result.regret[final]:.4f} (best candidate {best:.4f})")
     for name, value in result.regret.items():
         if name != final:
             table.add_row(f"regret {name}", f"{value:.4f}")
     scores = result.protocol["ranking_scores"]
+    for name, v in result.extra.items():
+        if name.startswith("search/derived/"):
+            table.add_row(name[len("search/"):], f"{v:g}")
     for truth in result.protocol.get("ranking_truths", [final]):
         for key in ("kendall_tau", "spearman", "precision@10", "regret@10"):
             r = result.ranking.get(f"rank/{truth}/{key}")
@@ -33,10 +39,13 @@ def print_summary(result: RunResult, console) -> None:
     if result.costs.get("simulated_train_s"):
         sim = result.costs["simulated_train_s"]
         table.add_row("simulated training cost", f"{sim:,.0f} s ({sim / 3600:.2f} GPU-h as tabulated)")
-    if "supernet_train/wall_s" in result.costs:
-        c = result.costs
+    c = result.costs
+    if "supernet_train/wall_s" in c:
+        what = (f"{c['samples_seen']:,} samples" if "samples_seen" in c
+                else f"{c.get('arch_steps', 0):,} architecture steps")
         table.add_row("supernet training", f"{c['supernet_train/wall_s']:.1f} s, {c['epochs']} epochs, "
-                                           f"{c['samples_seen']:,} samples on {result.protocol.get('device', '?')}")
+                                           f"{what} on {result.protocol.get('device', '?')}")
+    if "inherited_eval/wall_s" in c:
         table.add_row("inherited-weight evaluation", f"{c['inherited_eval/wall_s']:.1f} s "
                                                      f"({c['inherited_eval_archs_per_s']:.2f} archs/s)")
     wall, mem = result.costs["total/wall_s"], result.costs["peak_mem_mb"]

@@ -6,7 +6,7 @@ module name to ``_MODULES``.
 
 from importlib import import_module
 
-_MODULES = ("random", "spos", "fairnas", "scarlet", "renas", "predictor_mse")
+_MODULES = ("random", "spos", "fairnas", "scarlet", "darts", "fairdarts", "renas", "predictor_mse")
 
 for _m in _MODULES:
     import_module(f"{__name__}.{_m}")

@@ -55,3 +55,7 @@ class SearchOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
+    #: Spaces without a table (the DARTS space): the chosen architecture's string and any measured truths (e.g. the
+    #: derived network trained from scratch, ``cifar10/test@600``); ``chosen``/``scored`` are then unused.
+    chosen_arch: str | None = None
+    truth: dict[str, float] = field(default_factory=dict)

@@ -87,3 +87,29 @@ def comparison_bars(table, metric: str, label: str, path: Path) -> Path:
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(f"{label}: mean ± std over seeds", fontsize=9)
     return _save(fig, path)
+
+
+def arch_weight_heatmap(per_epoch: np.ndarray, edges: list[str], ops: list[str], cells: list[str], *, title: str,
+                        path: Path) -> Path:
+    """Architecture weights over the search: one panel per cell type, rows = (edge, op), columns = epochs, colour =
+    weight (softmax or sigmoid). ``per_epoch``: [epochs, cells, edges, ops]."""
+    plt = _pyplot()
+    w = np.asarray(per_epoch, dtype=float)
+    if w.ndim != 4 or not len(w):
+        raise ValueError(f"per-epoch weights must be [epochs, cells, edges, ops] (one epoch at least), got {w.shape}")
+    n_epochs, n_cells, n_edges, n_ops = w.shape
+    fig, axes = plt.subplots(1, n_cells, figsize=(3.2 + 0.25 * n_epochs * n_cells, 1.2 + 0.13 * n_edges * n_ops),
+                             dpi=100, squeeze=False)
+    for c, ax in enumerate(axes[0]):
+        grid = w[:, c].reshape(n_epochs, n_edges * n_ops).T  # rows (edge, op), columns epochs
+        im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(1e-9, float(grid.max())),
+                       interpolation="nearest", extent=(0.5, n_epochs + 0.5, n_edges * n_ops - 0.5, -0.5))
+        ax.set_yticks(range(n_edges * n_ops))
+        ax.set_yticklabels([f"{e} {o}" for e in edges for o in ops], fontsize=5)
+        for k in range(1, n_edges):
+            ax.axhline(k * n_ops - 0.5, color="white", linewidth=0.4)
+        ax.set_xlabel("epoch")
+        ax.set_title(cells[c], fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)

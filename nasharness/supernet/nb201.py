@@ -169,6 +169,15 @@ class MixedCell(nn.Module):
     def forward(self, x, path: Sequence[int]):
         return _cell_forward(x, [space.OPS[i] for i in path], lambda e, h: self.edges[e][path[e]](h))
 
+    def forward_mixed(self, x, weights: torch.Tensor):
+        """Differentiable search (DARTS): every edge outputs sum_k weights[e, k] * op_k(input); ``none`` adds zero."""
+        nodes = [x]
+        for j in (1, 2, 3):
+            nodes.append(sum(weights[e, k] * self.edges[e][k](nodes[src])
+                             for e, (src, dst) in enumerate(space.EDGES) if dst == j
+                             for k in range(len(space.OPS)) if k != NONE))
+        return nodes[3]
+
 
 class NB201Supernet(_Macro):
     """One supernet class shared by every one-shot method. A path is 6 op indices (``space.OPS`` order)."""
@@ -179,7 +188,10 @@ class NB201Supernet(_Macro):
         self.linear_skip = linear_skip
         self.choices_per_edge = [len(space.OPS)] * len(space.EDGES)
 
-    def forward(self, x, path: Sequence[int]):
+    def forward(self, x, path):
+        """``path``: 6 op indices (one-shot), or a [6, 5] tensor of op weights (differentiable search)."""
+        if isinstance(path, torch.Tensor):
+            return self._run(x, lambda cell, h: cell.forward_mixed(h, path))
         return self._run(x, lambda cell, h: cell(h, path))
 
     def path_modules(self, path: Sequence[int]) -> list[nn.Module]:

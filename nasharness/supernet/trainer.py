@@ -1,6 +1,7 @@
 """The one supernet trainer. Methods differ only by their sampler and a flag or two; nothing else is copied.
 
-One step: draw the sampler's paths; for each path forward + backward on the *same* batch, accumulating gradients;
+One step: (differentiable methods: the method's ``step_hook`` updates the architecture parameters first;) draw the
+sampler's paths; for each path forward + backward on the *same* batch, accumulating gradients;
 then one optimizer step. With m paths (FairNAS/SCARLET) the shared parameters (stem, reductions, head) receive the
 **sum** of the m path gradients (``grad_reduce="sum"``, as in FairNAS); ``"mean"`` divides each loss by m instead.
 Each searchable op on a path gets exactly one gradient contribution per step (strict fairness).
@@ -119,7 +120,8 @@ class SupernetTrainer:
     def __init__(self, supernet: nn.Module, sampler, train: GPUBatches, config: SupernetConfig, *, seed: int,
                  checkpoint_dir: Path | None = None,
                  progress: Callable[[int, int], None] | None = None, count_updates: bool = False,
-                 log_paths: bool = False, on_epoch_end: Callable[[int], dict | None] | None = None):
+                 log_paths: bool = False, on_epoch_end: Callable[[int], dict | None] | None = None,
+                 step_hook=None):
         self.model = supernet
         self.sampler = sampler
         self.data = train
@@ -132,6 +134,9 @@ class SupernetTrainer:
         self.log_paths = log_paths
         #: ``on_epoch_end(epoch)`` -> extra history entries (e.g. the ranking quality of the supernet so far).
         self.on_epoch_end = on_epoch_end
+        #: Differentiable methods: ``step_hook.before_step(xb, yb, trainer)`` runs before each weight step (the
+        #: architecture update); its ``state_dict()`` / ``load_state_dict()`` travel in the checkpoint.
+        self.step_hook = step_hook
         self.rank, self.world = distributed.world()
         if config.batch_size % self.world:
             raise ConfigError(f"batch_size {config.batch_size} is the global batch and must divide evenly over the "
@@ -163,7 +168,8 @@ class SupernetTrainer:
                 "scheduler": self.scheduler.state_dict(), "path_rng": self.path_rng.bit_generator.state,
                 "data_gen": self.data_gen.get_state(), "torch_rng": torch.get_rng_state(),
                 "state": asdict(self.state), "config": asdict(self.config),
-                "path_counts": [[h, n, c] for (h, n), c in self.path_counts.items()]}
+                "path_counts": [[h, n, c] for (h, n), c in self.path_counts.items()],
+                "hook": self.step_hook.state_dict() if self.step_hook is not None else None}
         atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
     def load(self) -> bool:
@@ -186,10 +192,14 @@ class SupernetTrainer:
         torch.set_rng_state(blob["torch_rng"])
         self.state = TrainState(**blob["state"])
         self.path_counts = Counter({(h, n): c for h, n, c in blob.get("path_counts", [])})
+        if self.step_hook is not None:
+            self.step_hook.load_state_dict(blob["hook"])
         return True
 
     # ---- training -------------------------------------------------------------------------------------------------
     def train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[float, float, int]:
+        if self.step_hook is not None:
+            self.step_hook.before_step(xb, yb, self)
         paths = self.sampler.sample_paths(self.path_rng)
         scale = 1.0 / len(paths) if self.config.grad_reduce == "mean" else 1.0
         self.optimizer.zero_grad(set_to_none=True)

@@ -16,10 +16,16 @@ TINY_ONESHOT = {"channels": "4", "cells_per_stage": "1", "epochs": "1", "batch_s
                 "sample_size": "2", "cycles": "3"}
 
 
+#: The tiny differentiable scenario: the same supernet, 1 epoch with 256 weight and 128 architecture images.
+TINY_DIFF = {"channels": "4", "cells_per_stage": "1", "epochs": "1", "batch_size": "64", "n_train": "256",
+             "n_valid": "128", "layers": "3"}
+
+
 def tiny_config(method: str, bench: str, tmp_path, **kw) -> nh.RunConfig:
     cls = METHODS.factory(method)
     kind = getattr(cls, "kind", "")
-    extra = {"overrides": TINY_ONESHOT} if kind == "one-shot" else (
+    extra = {"overrides": TINY_ONESHOT} if kind == "one-shot" else {"overrides": TINY_DIFF} if kind == (
+        "differentiable") else (
         {"overrides": {"epochs": "2", "train_size": "30"}} if kind == "predictor" else {"max_archs": 20})
     return nh.RunConfig(method=method, bench=bench, out_dir=str(tmp_path), n_boot=10, device="cpu",
                         **extra, **kw)
