@@ -148,6 +148,73 @@ def train(arch, bench, budget, seed, overrides, device, data_dir, dataset_root, 
     print_summary(result, Console())
 
 
+@cli.command()
+@click.option("--model", required=True, help="fairnas_a|b|c, scarlet_a|b|c, fairnas_a_se1.0 ... fairnas_c_se0.5 "
+              "(FairNAS_A spellings accepted).")
+@click.option("--val-dataset-root", required=True, type=click.Path(),
+              help="ImageNet-layout root with val/<wnid>/*.JPEG (or valid/).")
+@click.option("--pretrained-path", required=True, type=click.Path(),
+              help="A released checkpoint (their key layout is mapped) or one of ours.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=100, show_default=True)
+@click.option("--synsets", type=click.Path(dir_okay=False), default=None,
+              help="The 1,000 ILSVRC-2012 wnids in class-index order (for a subset without classes.json).")
+@click.option("--max-per-class", type=click.IntRange(1), default=None, help="Evaluate at most this many images per "
+              "class.")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI.")
+@click.option("--experiment", default="nasharness", show_default=True, help="MLflow experiment name.")
+@click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (the run directory is still written).")
+@click.option("--out-dir", default="runs", show_default=True, help="Where run directories go.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def verify(model, val_dataset_root, pretrained_path, device, batch_size, synsets, max_per_class, tracking_uri,
+           experiment, no_tracking, out_dir, as_json, quiet):
+    """Top-1/top-5 of a published ImageNet model on an ImageNet-layout validation folder (the papers' verify.py)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    from .verify import verify as run_verify  # noqa: PLC0415
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=_console(quiet), transient=True, disable=quiet) as bar:
+        task = bar.add_task("evaluating", total=None)
+        result = run_verify(model, val_dataset_root, pretrained_path, device=device, batch_size=batch_size,
+                            synsets=synsets, max_per_class=max_per_class, out_dir=out_dir, tracking=not no_tracking,
+                            tracking_uri=tracking_uri, experiment=experiment,
+                            progress=lambda d, t: bar.update(task, completed=d, total=t))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    for name, v in result.truth.items():
+        click.echo(f"{name}: {v:.3f}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"result: {result.run_dir}/result.json")
+
+
+@cli.group()
+def imagenet():
+    """ImageNet data preparation."""
+
+
+@imagenet.command("prepare-val")
+@click.argument("root", type=click.Path())
+@click.option("--labels", required=True, type=click.Path(dir_okay=False),
+              help="'<file> <wnid>' lines (or LOC_val_solution.csv), or the devkit's "
+                   "ILSVRC2012_validation_ground_truth.txt with --meta/--synsets.")
+@click.option("--meta", type=click.Path(dir_okay=False), default=None, help="The devkit's meta.mat (ID -> wnid).")
+@click.option("--synsets", type=click.Path(dir_okay=False), default=None,
+              help="wnids in ILSVRC2012_ID order, one per line (instead of --meta).")
+def imagenet_prepare_val(root, labels, meta, synsets):
+    """Move ILSVRC2012 validation images from ROOT/val/*.JPEG into ROOT/val/<wnid>/ (safe to re-run)."""
+    from .data.imagenet import prepare_val  # noqa: PLC0415
+
+    out = prepare_val(root, labels, synsets=synsets, meta=meta)
+    click.echo(json.dumps(out, indent=2))
+    if out["missing"]:
+        raise UserError(f"{out['missing']:,} labelled image(s) are not in place (e.g. "
+                        f"{', '.join(out['missing_examples'])}); they are missing from {root!r}.")
+
+
 def _run_with_progress(config: RunConfig, console):
     """A rich progress bar for long phases (training steps, evaluated archs) with a status line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
