@@ -25,17 +25,18 @@ _nb101.datasets = ("cifar10",)
 
 
 class SpaceBenchmark:
-    """A search space without a table of trained architectures (the DARTS CIFAR-10 space): searches report their
-    derived architecture, its size and cost, and — when asked to train it — its measured accuracy."""
+    """A search space without a table of trained architectures (the DARTS CIFAR-10 space, the ImageNet spaces):
+    searches report their derived architecture, its size and cost, and — when asked to train it — its measured
+    accuracy."""
 
     tabular = False
-    datasets = ("cifar10",)
     coverage = 0.0
 
-    def __init__(self, name: str, space_size: int, description: str):
+    def __init__(self, name: str, space_size: int, description: str, datasets: tuple[str, ...] = ("cifar10",)):
         self.name = name
         self.space_size = space_size
         self.description = description
+        self.datasets = datasets
 
     def check_dataset(self, dataset: str) -> str:
         from .errors import unknown_name  # noqa: PLC0415
@@ -45,11 +46,17 @@ class SpaceBenchmark:
         return dataset
 
     def info(self) -> dict:
-        from .spaces import darts  # noqa: PLC0415
+        from .spaces import darts, mobilenet  # noqa: PLC0415
 
-        return {"benchmark": f"{self.name} search space (no tabular ground truth)", "space_size": self.space_size,
-                "datasets": list(self.datasets), "description": self.description,
-                "operations": list(darts.PRIMITIVES), "published_genotypes": list(darts.PUBLISHED)}
+        out = {"benchmark": f"{self.name} search space (no tabular ground truth)", "space_size": self.space_size,
+               "datasets": list(self.datasets), "description": self.description}
+        if self.name == "darts":
+            out.update({"operations": list(darts.PRIMITIVES), "published_genotypes": list(darts.PUBLISHED)})
+        else:
+            sp = mobilenet.SPACES[self.name.split("-")[0]]
+            out.update({"choices_per_layer": sp.choices_per_layer(),
+                        "published_models": [n for n, (s, _) in mobilenet.PUBLISHED.items() if s == sp.name]})
+        return out
 
 
 @BENCHMARKS.register("darts", aliases=("darts-cifar10",))
@@ -62,3 +69,20 @@ def _darts(data_dir=None, **kwargs):
 
 
 _darts.datasets = ("cifar10",)
+
+
+@BENCHMARKS.register("fairnas-imagenet", aliases=("fairnas-space",))
+def _fairnas_imagenet(data_dir=None, **kwargs):
+    return SpaceBenchmark("fairnas-imagenet", 6**19,
+                          "FairNAS ImageNet space: 19 inverted-residual layers, kernel 3/5/7 x expansion 3/6",
+                          datasets=("imagenet",))
+
+
+@BENCHMARKS.register("scarlet-imagenet", aliases=("scarlet-space",))
+def _scarlet_imagenet(data_dir=None, **kwargs):
+    return SpaceBenchmark("scarlet-imagenet", 12**6 * 13**13,
+                          "SCARLET ImageNet space: 19 layers, kernel 3/5/7 x expansion 3/6 x SE, identity in 13 layers",
+                          datasets=("imagenet",))
+
+
+_fairnas_imagenet.datasets = _scarlet_imagenet.datasets = ("imagenet",)

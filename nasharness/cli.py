@@ -61,14 +61,19 @@ def cli():
               help="Images: a cifar-10-batches-py folder, or a folder with cifar10-jpg.tar (default: the data root).")
 @click.option("--resume", is_flag=True, help="Continue the newest unfinished run with the same options from its last "
               "checkpoint.")
+@click.option("--max-madds", default=None, help="ImageNet spaces: pick the most accurate Pareto architecture within "
+              "this many multiply-adds at 224x224 (e.g. 350M).")
 @click.option("--train-derived", is_flag=True, help="Differentiable search on the DARTS space: also train the derived "
               "network from scratch at the budget's training recipe and report its test accuracy.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_dir, tracking_uri, experiment,
-        no_tracking, out_dir, n_boot, overrides, device, dataset_root, resume, train_derived, as_json, quiet):
+        no_tracking, out_dir, n_boot, overrides, device, dataset_root, resume, max_madds, train_derived, as_json,
+        quiet):
     """Run one search method on one benchmark and score its ranking against the table's truth."""
     parsed = _parse_sets(overrides)
+    if max_madds is not None:
+        parsed["max_madds"] = max_madds
     if train_derived:
         parsed["train_derived"] = "true"
     config = RunConfig(method=method, bench=bench, dataset=dataset, budget=budget, seed=seed, data_dir=data_dir,

@@ -115,7 +115,8 @@ class SuiteConfig:
                     skipped.append(f"{m} x {bench} (the method supports {', '.join(supported)})")
                     continue
                 for d in datasets if isinstance(datasets, list | tuple) else [datasets]:
-                    if getattr(METHODS.factory(m), "kind", "") in ("one-shot", "differentiable") and d != "cifar10":
+                    if (getattr(METHODS.factory(m), "kind", "") in ("one-shot", "differentiable") and d != "cifar10"
+                            and bench in ("201", "101")):
                         skipped.append(f"{m} x {bench}/{d} (weight-sharing methods train on CIFAR-10 images only)")
                         continue
                     cells += [Cell(m, bench, str(d), int(s)) for s in self.seeds]

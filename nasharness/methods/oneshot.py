@@ -213,7 +213,7 @@ class OneShotMethod:
     """Base of spos / fairnas / scarlet: subclasses set ``sampler_cls`` and ``linear_skip``."""
 
     kind = "one-shot"
-    benchmarks = ("201", "101")
+    benchmarks = ("201", "101", "fairnas-imagenet", "scarlet-imagenet")
     sampler_cls: type = None  # type: ignore[assignment]
     linear_skip = False
 
@@ -222,15 +222,33 @@ class OneShotMethod:
 
         self.config = config
         self.bench_name = BENCHMARKS.canonical(config.bench)
+        overrides = dict(config.overrides)
+        if self.bench_name.endswith("-imagenet"):
+            from . import oneshot_imagenet as oi  # noqa: PLC0415
+
+            if "max_madds" in overrides:
+                overrides["max_madds"] = str(oi.parse_madds(overrides["max_madds"]))
+            self.supernet_config, self.eval_config, self.imagenet_config = apply_overrides(
+                list(oi.BUDGETS[config.budget]), overrides, "one-shot")
+            oi.check(self.imagenet_config)
+            return
         base_s, base_e = BUDGETS[self.bench_name if self.bench_name in BUDGETS else "201"][config.budget]
-        self.supernet_config, self.eval_config = apply_overrides([base_s, base_e], dict(config.overrides), "one-shot")
+        self.supernet_config, self.eval_config = apply_overrides([base_s, base_e], overrides, "one-shot")
 
     def budget(self, bench: str, dataset: str) -> Budget:
         e = self.eval_config
+        if bench.endswith("-imagenet"):
+            c = self.imagenet_config
+            return Budget(self.config.budget + ("+overrides" if self.config.overrides else ""),
+                          max_archs=c.nsga_population * (c.nsga_generations + 1))
         return Budget(self.config.budget + ("+overrides" if self.config.overrides else ""),
                       max_archs=e.n_archs + e.population + e.cycles)
 
     def protocol(self, bench, dataset: str) -> Protocol:
+        if bench.name.endswith("-imagenet"):
+            from .oneshot_imagenet import protocol  # noqa: PLC0415
+
+            return protocol(bench.name, self.supernet_config, self.imagenet_config, self.config.dataset_root)
         if dataset != "cifar10":
             raise UserError(
                 f"one-shot methods train a supernet on real images; only CIFAR-10 images are available, so dataset "
@@ -256,6 +274,10 @@ class OneShotMethod:
         from ..data.cifar import load_cifar10  # noqa: PLC0415
         from ..search.evolution import random_sampling, regularized_evolution  # noqa: PLC0415
 
+        if ctx.bench.name.endswith("-imagenet"):
+            from .oneshot_imagenet import search  # noqa: PLC0415
+
+            return search(self, ctx)
         s, e, bench = self.supernet_config, self.eval_config, ctx.bench
         space = ADAPTERS[bench.name](bench)
         device = resolve_device(self.config.device)

@@ -113,3 +113,20 @@ def arch_weight_heatmap(per_epoch: np.ndarray, edges: list[str], ops: list[str],
         fig.colorbar(im, ax=ax, fraction=0.04)
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
+
+
+def pareto_plot(points: np.ndarray, front: np.ndarray, *, limit: float | None, path: Path, title: str) -> Path:
+    """Every evaluated architecture (MAdds, accuracy), the Pareto front joined, and the MAdds constraint."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=110)
+    ax.scatter(points[:, 0], points[:, 1], s=10, alpha=0.5, linewidths=0, label=f"evaluated (n={len(points)})")
+    order = np.argsort(front[:, 0])
+    ax.plot(front[order, 0], front[order, 1], "o-", color="C3", markersize=4, label=f"Pareto front ({len(front)})")
+    if limit:
+        ax.axvline(limit, color="gray", linestyle="--", linewidth=1, label=f"max MAdds {limit:g}M")
+    ax.set_xlabel("multiply-adds at 224x224 (M)")
+    ax.set_ylabel("supernet accuracy on held-out images (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -25,20 +25,26 @@ class UniformSampler:
 class FairSampler:
     """FairNAS strict fairness (Chu et al., 2021): m = number of choices paths per step; every layer draws an
     independent random permutation of its m choices and path k takes the k-th entry of each, so every choice of every
-    layer appears exactly once among the m paths."""
+    layer appears exactly once among the m paths.
+
+    Where layers have different numbers of choices (SCARLET's space: 13 with the identity, 12 without), m is the
+    largest count and a layer with fewer choices fills its extra slots with uniform draws: every choice still appears
+    at least once per step (our adaptation; with equal counts it is exactly strict fairness)."""
 
     name = "fair"
 
     def __init__(self, choices: Sequence[int]):
-        if len(set(choices)) != 1:
-            raise ValueError(
-                f"strict fairness needs the same number of choices in every layer, got {sorted(set(choices))}"
-            )
         self.choices = list(choices)
-        self.m = self.choices[0]
+        self.m = max(self.choices)
 
     def sample_paths(self, rng: np.random.Generator) -> list[tuple[int, ...]]:
-        perms = np.stack([rng.permutation(self.m) for _ in self.choices], axis=1)  # [m, layers]
+        cols = []
+        for c in self.choices:
+            col = rng.permutation(c)
+            if c < self.m:
+                col = rng.permutation(np.concatenate([col, rng.integers(0, c, self.m - c)]))
+            cols.append(col)
+        perms = np.stack(cols, axis=1)  # [m, layers]
         return [tuple(int(v) for v in row) for row in perms]
 
 

@@ -67,13 +67,18 @@ class SupernetConfig:
 
 
 class GPUBatches:
-    """Holds a split as one uint8 tensor; yields normalized, augmented float batches (crop pad 4 + flip)."""
+    """Holds a split as one uint8 tensor; yields normalized, augmented float batches (random crop with padding of
+    1/8 of the side — 4 pixels at 32x32 — and horizontal flip). ``mean``/``std``: per-channel statistics in [0, 1]
+    (CIFAR-10's by default)."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, device: torch.device, channels_last: bool = False):
-        self.x = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous().to(device)  # N,3,32,32
+    def __init__(self, x: np.ndarray, y: np.ndarray, device: torch.device, channels_last: bool = False,
+                 mean: tuple[float, ...] = MEAN, std: tuple[float, ...] = STD):
+        self.x = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous().to(device)  # N,3,H,W
         self.y = torch.from_numpy(np.asarray(y)).to(device)
-        self.mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
+        self.size = int(self.x.shape[-1])
+        self.pad = max(1, self.size // 8)
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255
         self.device = device
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
@@ -85,8 +90,9 @@ class GPUBatches:
 
     def augmented(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         b = len(idx)
-        off = torch.randint(0, 9, (2, b), generator=gen).to(self.device)
-        xb = _crop(F.pad(self.x[idx], (4, 4, 4, 4)), off[0], off[1])
+        p = self.pad
+        off = torch.randint(0, 2 * p + 1, (2, b), generator=gen).to(self.device)
+        xb = _crop(F.pad(self.x[idx], (p, p, p, p)), off[0], off[1], self.size)
         flip = (torch.rand(b, generator=gen) < 0.5).to(self.device)
         xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
         return self.normalize(xb), self.y[idx]

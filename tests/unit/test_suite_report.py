@@ -20,7 +20,8 @@ def test_every_suite_file_loads_and_validates(path):
     cells, skipped = suite.cells()
     assert cells and len(suite.seeds) >= 2
     load_plugins()
-    assert {c.method for c in cells} == set(METHODS.names())  # every registered method runs somewhere
+    if suite.suite in ("ci", "paper"):
+        assert {c.method for c in cells} == set(METHODS.names())  # every registered method runs somewhere
     for c in cells:
         assert c.bench in METHODS.factory(c.method).benchmarks
     assert all("CIFAR-10 images only" in s or "supports" in s for s in skipped)
