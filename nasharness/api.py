@@ -328,6 +328,9 @@ def bench_info(name: str, data_dir=None) -> dict:
 def bench_query(name: str, arch: str, metrics: list[str] | None = None, data_dir=None) -> dict:
     """One architecture's row: by index (digits) or key (NB201 arch string / NB101 hash)."""
     bench = get_benchmark(name, data_dir)
+    if not getattr(bench, "tabular", True):
+        raise UserError(f"{name!r} is a search space without a table: there is nothing to look up. Measure an "
+                        f"architecture by training it (`nasharness train --arch ...` for the DARTS space).")
     key: str | int = int(arch) if str(arch).strip().lstrip("-").isdigit() else arch
     i = bench.index_of(key)
     names = list(metrics) if metrics else bench.metrics
@@ -349,6 +352,8 @@ def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force:
 
         return nb101.prepare_full(source, progress=progress)
     bench = get_benchmark(canonical, data_dir, force=force)
+    if not getattr(bench, "tabular", True):
+        raise UserError(f"{canonical!r} is a search space without a table: there is nothing to prepare.")
     return {k: v for k, v in bench.meta.items() if k != "columns"}
 
 

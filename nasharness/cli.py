@@ -263,6 +263,10 @@ def bench_info(name, data_dir, as_json):
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
+    if "architectures_present" not in info:  # a space without a table
+        for k, v in info.items():
+            click.echo(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}")
+        return
     click.echo(f"{info['benchmark']}: {info['architectures_present']:,} of {info['space_size']:,} architectures "
                f"present ({100 * info['coverage']:.2f}% coverage); datasets: {', '.join(info['datasets'])}")
     click.echo(f"cache: {info['cache']}")

@@ -133,7 +133,7 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row["seeds"] = ",".join(str(s) for s in sorted(g["seed"]))
         row["n_archs"] = int(g["n_archs"].min())
         for col, _, _ in METRICS:
-            v = g[col].astype(float).to_numpy()
+            v = g[col].astype(float).to_numpy() if col in g else np.array([])  # records from before a column
             v = v[np.isfinite(v)]
             row[f"{col}_mean"] = float(v.mean()) if len(v) else math.nan
             row[f"{col}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0 if len(v) else math.nan

@@ -130,7 +130,7 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
 def train_network(genotype, cfg: TrainConfig, *, seed: int, device, data_dir=None, dataset_root=None,
                   checkpoint=None, resume: bool = False, progress=None, status=None) -> dict:
     """Train the genotype's network; returns the test accuracy (%), per-epoch history, parameter count and times."""
-    from .data.cifar import load_cifar10  # noqa: PLC0415
+    from .data.cifar import load_cifar10, subsample  # noqa: PLC0415
     from .supernet.darts import DartsNetwork, count_params  # noqa: PLC0415
     from .supernet.trainer import GPUBatches  # noqa: PLC0415
 
@@ -140,12 +140,8 @@ def train_network(genotype, cfg: TrainConfig, *, seed: int, device, data_dir=Non
     (status or (lambda m: None))("loading CIFAR-10")
     data = load_cifar10(data_dir, dataset_root)
     sub = np.random.default_rng(TEST_SUBSET_SEED)
-    tr = np.arange(len(data.train_y))
-    te = np.arange(len(data.test_y))
-    if cfg.n_train:
-        tr = np.sort(sub.choice(tr, min(cfg.n_train, len(tr)), replace=False))
-    if cfg.n_test:
-        te = np.sort(sub.choice(te, min(cfg.n_test, len(te)), replace=False))
+    tr = subsample(np.arange(len(data.train_y)), cfg.n_train, sub)
+    te = subsample(np.arange(len(data.test_y)), cfg.n_test, sub)
     train = GPUBatches(data.train_x[tr], data.train_y[tr], device, cfg.channels_last)
     test = GPUBatches(data.test_x[te], data.test_y[te], device, cfg.channels_last)
     init_seed, data_seed = np.random.SeedSequence(seed).generate_state(2)
@@ -247,7 +243,7 @@ def train_arch(arch: str, *, bench: str = "darts", budget: str = "ci", seed: int
                progress=None, status=None):
     """Train one DARTS-space architecture (a published name like ``FairDARTS_a`` or a genotype string) from scratch
     and log it like any run (method ``train``). Returns the :class:`~nasharness.results.RunResult`."""
-    from .api import _prepare_run_dir, _write_and_log  # noqa: PLC0415
+    from .api import _discard_if_empty, _prepare_run_dir, _write_and_log  # noqa: PLC0415
     from .envinfo import environment, peak_rss_mb, reset_peak_rss  # noqa: PLC0415
     from .methods.oneshot import resolve_device  # noqa: PLC0415
     from .plugins import BENCHMARKS, load_plugins  # noqa: PLC0415
@@ -268,9 +264,13 @@ def train_arch(arch: str, *, bench: str = "darts", budget: str = "ci", seed: int
     run_dir = _prepare_run_dir(config, "train", "darts", "cifar10")
     t0 = time.perf_counter()
     dev = resolve_device(device)
-    out = train_network(genotype, cfg, seed=seed, device=dev, data_dir=data_dir, dataset_root=dataset_root,
-                        checkpoint=run_dir / "checkpoints" / "last.pt", resume=resume, progress=progress,
-                        status=status)
+    try:
+        out = train_network(genotype, cfg, seed=seed, device=dev, data_dir=data_dir, dataset_root=dataset_root,
+                            checkpoint=run_dir / "checkpoints" / "last.pt", resume=resume, progress=progress,
+                            status=status)
+    except UserError:
+        _discard_if_empty(run_dir)
+        raise
     total = time.perf_counter() - t0
     name = truth_name(cfg)
     sizes = describe_genotype(genotype)

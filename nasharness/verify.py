@@ -81,7 +81,7 @@ def verify(model_name: str, val_root: str | Path, pretrained_path: str | Path, *
            tracking: bool = True, tracking_uri: str | None = None, experiment: str = "nasharness", progress=None):
     """Evaluate ``model_name`` (see :data:`~nasharness.supernet.mobilenet.MODEL_NAMES`) with the weights at
     ``pretrained_path`` on ``val_root``; write and log the result. Returns the RunResult."""
-    from .api import _prepare_run_dir, _write_and_log  # noqa: PLC0415
+    from .api import _discard_if_empty, _prepare_run_dir, _write_and_log  # noqa: PLC0415
     from .config import RunConfig  # noqa: PLC0415
     from .data.imagenet import scan  # noqa: PLC0415
     from .envinfo import environment, peak_rss_mb, reset_peak_rss  # noqa: PLC0415
@@ -102,7 +102,11 @@ def verify(model_name: str, val_root: str | Path, pretrained_path: str | Path, *
                                   "val_root": str(val_root), "max_per_class": str(max_per_class or "all")})
     run_dir = _prepare_run_dir(config, "verify", "imagenet", "imagenet")
     t0 = time.perf_counter()
-    r = evaluate_folder(model, folder, device=dev, batch_size=batch_size, progress=progress)
+    try:
+        r = evaluate_folder(model, folder, device=dev, batch_size=batch_size, progress=progress)
+    except UserError:
+        _discard_if_empty(run_dir)  # a bad image leaves no half-made run behind
+        raise
     wall = time.perf_counter() - t0
     ds = "imagenet" if not r["restricted"] and r["classes"] == 1000 else f"imagenet-{r['classes']}cls"
     truth = {f"{ds}/val-top1@pretrained": r["top1"], f"{ds}/val-top5@pretrained": r["top5"]}

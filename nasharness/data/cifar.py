@@ -63,6 +63,13 @@ class Cifar10:
         return cifar10_valid_split(self.train_y)
 
 
+def subsample(indices: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
+    """``n`` of ``indices`` drawn without replacement by ``rng``, sorted (all of them when ``n`` is None)."""
+    if not n:
+        return indices
+    return np.sort(rng.choice(indices, min(n, len(indices)), replace=False))
+
+
 def cifar10_valid_split(labels: np.ndarray, seed: int = SPLIT_SEED,
                         train_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

@@ -41,7 +41,7 @@ from ..io import atomic_write_json
 from ..supernet.trainer import GPUBatches, SupernetConfig, SupernetTrainer
 from ..tabular.base import Protocol
 from .base import SearchContext, SearchOutcome
-from .oneshot import SUBSET_SEED, resolve_device
+from .oneshot import SUBSET_SEED, fit_timed, resolve_device
 
 
 @dataclass(frozen=True)
@@ -325,7 +325,7 @@ class DifferentiableMethod:
         return derived_protocol(self.config.budget, self.train_derived, s, a)
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
-        from ..data.cifar import load_cifar10  # noqa: PLC0415
+        from ..data.cifar import load_cifar10, subsample  # noqa: PLC0415
 
         s, a, bench = self.supernet_config, self.arch_config, ctx.bench
         part = _NB201(bench) if bench.name == "201" else _Darts(bench)
@@ -336,10 +336,7 @@ class DifferentiableMethod:
         data = load_cifar10(self.config.data_dir, self.config.dataset_root)
         train_idx, valid_idx = data.valid_split()  # weights / architecture halves of the 50k training images
         sub = np.random.default_rng(SUBSET_SEED)
-        if s.n_train:
-            train_idx = np.sort(sub.choice(train_idx, min(s.n_train, len(train_idx)), replace=False))
-        if s.n_valid:
-            valid_idx = np.sort(sub.choice(valid_idx, min(s.n_valid, len(valid_idx)), replace=False))
+        train_idx, valid_idx = subsample(train_idx, s.n_train, sub), subsample(valid_idx, s.n_valid, sub)
         train = GPUBatches(data.train_x[train_idx], data.train_y[train_idx], device, s.channels_last)
         valid = GPUBatches(data.train_x[valid_idx], data.train_y[valid_idx], device, s.channels_last)
 
@@ -366,11 +363,8 @@ class DifferentiableMethod:
 
         trainer = SupernetTrainer(model, _WeightsSampler(architect), train, s, seed=train_seed, checkpoint_dir=ckpt,
                                   progress=ctx.progress, on_epoch_end=epoch_end, step_hook=architect)
-        ctx.status(f"differentiable search ({s.epochs} epochs, {trainer.total_steps:,} steps)")
-        ctx.phase("supernet_train")
-        t0 = time.perf_counter()
-        state = trainer.fit(resume=ctx.resume)
-        train_wall = time.perf_counter() - t0
+        state, train_wall = fit_timed(trainer, ctx, f"differentiable search ({s.epochs} epochs, "
+                                                    f"{trainer.total_steps:,} steps)")
 
         weights = architect.numpy_weights()
         derived = part.derive(weights, self)

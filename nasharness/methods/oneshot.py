@@ -65,6 +65,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def fit_timed(trainer: SupernetTrainer, ctx: SearchContext, message: str):
+    """Train (resuming when the run resumes) in the ``supernet_train`` phase; the state and its wall time."""
+    ctx.status(message)
+    ctx.phase("supernet_train")
+    t0 = time.perf_counter()
+    state = trainer.fit(resume=ctx.resume)
+    return state, time.perf_counter() - t0
+
+
 class _SpaceAdapter:
     def path(self, i: int):
         """The supernet path of table row ``i``."""
@@ -271,7 +280,7 @@ class OneShotMethod:
 
     # ---- the shared pipeline ----------------------------------------------------------------------------------
     def search(self, ctx: SearchContext) -> SearchOutcome:
-        from ..data.cifar import load_cifar10  # noqa: PLC0415
+        from ..data.cifar import load_cifar10, subsample  # noqa: PLC0415
         from ..search.evolution import random_sampling, regularized_evolution  # noqa: PLC0415
 
         if ctx.bench.name.endswith("-imagenet"):
@@ -287,10 +296,7 @@ class OneShotMethod:
         data = load_cifar10(self.config.data_dir, self.config.dataset_root)
         train_idx, valid_idx = space.split(data)
         sub = np.random.default_rng(SUBSET_SEED)
-        if s.n_train:
-            train_idx = np.sort(sub.choice(train_idx, min(s.n_train, len(train_idx)), replace=False))
-        if s.n_valid:
-            valid_idx = np.sort(sub.choice(valid_idx, min(s.n_valid, len(valid_idx)), replace=False))
+        train_idx, valid_idx = subsample(train_idx, s.n_train, sub), subsample(valid_idx, s.n_valid, sub)
         train = GPUBatches(data.train_x[train_idx], data.train_y[train_idx], device, s.channels_last)
         calib_order = sub.permutation(len(train_idx))
         calib = GPUBatches(data.train_x[train_idx[calib_order]], data.train_y[train_idx[calib_order]], device,
@@ -309,11 +315,8 @@ class OneShotMethod:
         trainer = SupernetTrainer(supernet, sampler, train, s, seed=train_seed, checkpoint_dir=ckpt,
                                   progress=ctx.progress, log_paths=bench.name == "101",
                                   on_epoch_end=self._kt_tracker(space, evaluator, arch_set, subsets, e))
-        ctx.status(f"training the supernet ({s.epochs} epochs, {trainer.total_steps:,} steps)")
-        ctx.phase("supernet_train")
-        t0 = time.perf_counter()
-        state = trainer.fit(resume=ctx.resume)
-        train_wall = time.perf_counter() - t0
+        state, train_wall = fit_timed(trainer, ctx, f"training the supernet ({s.epochs} epochs, "
+                                                    f"{trainer.total_steps:,} steps)")
 
         ctx.status("evaluating inherited weights")
         ctx.phase("inherited_eval")

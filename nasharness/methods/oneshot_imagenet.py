@@ -144,7 +144,7 @@ def search(method, ctx: SearchContext) -> SearchOutcome:
     from ..search.nsga2 import nsga2  # noqa: PLC0415
     from ..spaces import mobilenet as ms  # noqa: PLC0415
     from ..supernet.mobilenet import MobileSupernet  # noqa: PLC0415
-    from .oneshot import resolve_device  # noqa: PLC0415
+    from .oneshot import fit_timed, resolve_device  # noqa: PLC0415
 
     s, e, c = method.supernet_config, method.eval_config, method.imagenet_config
     sp = ms.SPACES[SPACE_OF[ctx.bench.name]]
@@ -184,11 +184,8 @@ def search(method, ctx: SearchContext) -> SearchOutcome:
     ckpt = ctx.run_dir / "checkpoints" if ctx.run_dir else None
     trainer = SupernetTrainer(supernet, sampler, train, s, seed=train_seed, checkpoint_dir=ckpt,
                               progress=ctx.progress, count_updates=True)
-    ctx.status(f"training the {sp.name} supernet ({s.epochs} epochs, {trainer.total_steps:,} steps)")
-    ctx.phase("supernet_train")
-    t0 = time.perf_counter()
-    state = trainer.fit(resume=ctx.resume)
-    train_wall = time.perf_counter() - t0
+    state, train_wall = fit_timed(trainer, ctx, f"training the {sp.name} supernet ({s.epochs} epochs, "
+                                                f"{trainer.total_steps:,} steps)")
 
     ctx.status("NSGA-II search on the supernet")
     ctx.phase("supernet_search")

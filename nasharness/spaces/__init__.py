@@ -93,6 +93,14 @@ def register_builtin() -> None:
         SPACES.register("nb201")(NB201Space)
         SPACES.register("nb101")(NB101Space)
         SPACES.register("darts")(_darts_space)
+        SPACES.register("fairnas-imagenet")(lambda: _mobile_space("fairnas"))
+        SPACES.register("scarlet-imagenet")(lambda: _mobile_space("scarlet"))
+
+
+def _mobile_space(name: str):
+    from .mobilenet import SPACES as MOBILE  # noqa: PLC0415
+
+    return MOBILE[name]
 
 
 def _darts_space():

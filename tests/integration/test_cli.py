@@ -74,12 +74,15 @@ def test_json_output_and_101(tmp_path):
 
 
 def test_bench_and_methods_commands():
-    assert invoke("bench", "list").output.split() == ["101", "201"]
+    assert invoke("bench", "list").output.split() == ["101", "201", "darts", "fairnas-imagenet", "scarlet-imagenet"]
+    assert "published_genotypes: DARTS_V1, DARTS_V2, FairDARTS_a" in invoke("bench", "info", "darts").output
+    assert "choices_per_layer: 6, 6" in invoke("bench", "info", "fairnas-imagenet").output
+    assert "without a table" in invoke("bench", "query", "darts", "0").output
     info = invoke("bench", "info", "101").output
     assert "1,342 of 423,624 architectures present" in info and "cifar10/test@108" in info
     assert "15,625 of 15,625" in invoke("bench", "info", "201").output
     listed = [line.split()[0] for line in invoke("methods", "list").output.splitlines()]
-    assert listed == ["fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
+    assert listed == ["darts", "fairdarts", "fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
     assert invoke("bench", "prepare", "201").exit_code == 0
 
 
@@ -87,8 +90,9 @@ def test_bench_and_methods_commands():
     ("args", "message"),
     [
         (["run", "-m", "fairnass", "-b", "201"],
-         "unknown method 'fairnass'; valid: fairnas, predictor-mse, random, renas, scarlet, spos"),
-        (["run", "-m", "random", "-b", "301"], "unknown benchmark '301'; valid: 101, 201"),
+         "unknown method 'fairnass'; valid: darts, fairdarts, fairnas, predictor-mse, random, renas, scarlet, spos"),
+        (["run", "-m", "random", "-b", "301"],
+         "unknown benchmark '301'; valid: 101, 201, darts, fairnas-imagenet, scarlet-imagenet"),
         (["run", "-m", "random", "-b", "201", "-d", "cifar1000"], "valid: ImageNet16-120, cifar10, cifar100"),
         (["run", "-m", "random", "-b", "101", "-d", "cifar100"], "valid: cifar10"),
         (["run", "-m", "random", "-b", "201", "--max-archs", "-3"], "max_archs must be"),

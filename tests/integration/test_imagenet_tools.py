@@ -114,3 +114,23 @@ def test_prepare_val_reads_file_wnid_lists_and_rejects_unlabelled_images(tmp_pat
     with pytest.raises(UserError, match="no label"):
         inet.prepare_val(tmp_path, tmp_path / "loc.csv")
     assert (tmp_path / "val" / "ILSVRC2012_val_00009999.JPEG").exists()  # nothing moved
+
+
+def test_a_corrupt_jpeg_is_a_clear_error_naming_the_file(subset, tmp_path):
+    import shutil
+
+    root = tmp_path / "mini"
+    for w in ("n01440764", "n02102040"):
+        (root / "val" / w).mkdir(parents=True)
+        for f in sorted((subset / "val" / w).iterdir())[:2]:
+            shutil.copy(f, root / "val" / w / f.name)
+    shutil.copy(subset / "classes.json", root / "classes.json")
+    bad = root / "val" / "n02102040" / "broken.JPEG"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    ckpt = tmp_path / "c.pt"
+    torch.save(build_model("fairnas_c").state_dict(), ckpt)
+    r = subprocess.run([sys.executable, "-m", "nasharness.cli", "verify", "--model", "fairnas_c", "--val-dataset-root",
+                        str(root), "--pretrained-path", str(ckpt), "--no-tracking", "--out-dir", str(tmp_path / "r"),
+                        "-q"], capture_output=True, text=True)
+    assert r.returncode == 2 and "broken.JPEG" in r.stderr and "cannot be decoded" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -3,7 +3,7 @@ import pytest
 from nasharness import list_benchmarks, list_methods
 from nasharness.config import Budget, RunConfig
 from nasharness.errors import ConfigError, UserError
-from nasharness.plugins import get_benchmark, get_method
+from nasharness.plugins import get_benchmark, get_method, get_space, list_spaces
 from nasharness.registry import Registry
 
 
@@ -13,7 +13,8 @@ def test_unknown_method_lists_valid_names():
 
 
 def test_unknown_benchmark_lists_valid_names():
-    with pytest.raises(UserError, match=r"unknown benchmark '999'; valid: 101, 201"):
+    with pytest.raises(UserError, match=r"unknown benchmark '999'; valid: 101, 201, darts, fairnas-imagenet, "
+                                        r"scarlet-imagenet"):
         get_benchmark("999")
 
 
@@ -33,8 +34,10 @@ def test_registry_stores_factories_lazily_and_rejects_duplicates():
 
 
 def test_builtin_plugins():
-    assert list_methods() == ["fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
-    assert list_benchmarks() == ["101", "201"]
+    assert list_methods() == ["darts", "fairdarts", "fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
+    assert list_benchmarks() == ["101", "201", "darts", "fairnas-imagenet", "scarlet-imagenet"]
+    assert list_spaces() == ["darts", "fairnas-imagenet", "nb101", "nb201", "scarlet-imagenet"]
+    assert get_space("scarlet-imagenet").choices_per_layer()[1] == 13
 
 
 @pytest.mark.parametrize(
