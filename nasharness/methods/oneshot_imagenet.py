@@ -44,8 +44,11 @@ class ImageNetSearchConfig:
     nsga_generations: int = 40
     #: The multiply-adds limit (millions at 224x224) for the pick; 0 = none.
     max_madds: float = 0.0
-    #: Also minimise parameters (a third objective).
+    #: Also minimise parameters (another objective).
     params_objective: bool = False
+    #: Also minimise latency (ms per image at 224x224, batch 1) from a per-(layer, choice) lookup table measured on
+    #: the run's device (another objective).
+    latency_objective: bool = False
 
     def __post_init__(self):
         check_int("imagenet", "resolution", self.resolution, 32, 1024)
@@ -115,6 +118,57 @@ class CostTable:
         return self.fixed_p + sum(self.block_p[i][int(c)] for i, c in enumerate(path))
 
 
+class LatencyTable:
+    """The device latency model: a lookup table of each (layer, choice) block's forward time (median of ``repeats``,
+    ms, batch 1, 224x224 input to the network) and of the fixed parts, measured once on ``device`` and cached per
+    device, thread count and torch version; a network's latency is the sum (as in MnasNet / FairNAS-style latency
+    tables; it ignores cross-layer effects such as caching, so it is a model, not a measurement)."""
+
+    def __init__(self, sp, device, repeats: int = 5):
+        import hashlib  # noqa: PLC0415
+
+        from ..paths import cache_dir  # noqa: PLC0415
+        from ..spaces import mobilenet as ms  # noqa: PLC0415
+
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu-{torch.get_num_threads()}t"
+        key = hashlib.sha256(f"{sp.name}|{name}|{torch.__version__}|{repeats}".encode()).hexdigest()[:16]
+        path = cache_dir() / f"latency-{sp.name}-{key}.json"
+        if path.exists():
+            blob = json.loads(path.read_text())
+            self.fixed_ms, self.block_ms, self.device = blob["fixed_ms"], blob["block_ms"], blob["device"]
+            return
+        from ..supernet.mobilenet import MobileNetwork, _block  # noqa: PLC0415
+
+        def timed(module, shape) -> float:
+            module = module.to(device).eval()
+            x = torch.zeros(shape, device=device)
+            times = []
+            with torch.inference_mode():
+                for k in range(repeats + 1):
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    t0 = time.perf_counter()
+                    module(x)
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    if k:  # the first run warms up
+                        times.append(1000 * (time.perf_counter() - t0))
+            return float(np.median(times))
+
+        self.block_ms, side = [], 112
+        for i in range(ms.N_LAYERS):
+            self.block_ms.append([0.0 if b.identity else timed(_block(sp, i, b), (1, ms.in_channels(i), side, side))
+                                  for b in sp.choices(i)])
+            side //= ms.STRIDES[i]
+        ref = MobileNetwork(sp, [sp.choices(i)[0] for i in range(ms.N_LAYERS)])
+        self.fixed_ms = max(0.0, timed(ref, (1, 3, 224, 224)) - sum(t[0] for t in self.block_ms))
+        self.device = name
+        atomic_write_text(path, json.dumps({"fixed_ms": self.fixed_ms, "block_ms": self.block_ms, "device": name}))
+
+    def latency_ms(self, path) -> float:
+        return self.fixed_ms + sum(self.block_ms[i][int(c)] for i, c in enumerate(path))
+
+
 def _block_madds(block, c_in: int, side: int) -> int:
     total = 0
 
@@ -136,7 +190,8 @@ def protocol(bench_name: str, s: SupernetConfig, c: ImageNetSearchConfig, datase
                     f"{SPACE_OF[bench_name]} supernet, {s.epochs} epochs at {c.resolution}x{c.resolution} on {data} "
                     f"({c.val_per_class} held-out images per class for inherited-weight accuracy); NSGA-II "
                     f"{c.nsga_population} x {c.nsga_generations} over (accuracy, MAdds@224"
-                    f"{', params' if c.params_objective else ''}); no ground truth in this space")
+                    f"{', params' if c.params_objective else ''}{', latency LUT' if c.latency_objective else ''}); "
+                    f"no ground truth in this space")
 
 
 def search(method, ctx: SearchContext) -> SearchOutcome:
@@ -192,13 +247,18 @@ def search(method, ctx: SearchContext) -> SearchOutcome:
     t0 = time.perf_counter()
     evaluator = InheritedEvaluator(supernet, calib, valid, e)
     costs = CostTable(sp)
+    latency = LatencyTable(sp, device) if c.latency_objective else None
     accs: dict[tuple, float] = {}
 
     def objectives(path):
         acc = evaluator.accuracy(path)
         accs[tuple(path)] = acc
         out = [-acc, costs.madds(path) / 1e6]
-        return out + [costs.params(path) / 1e6] if c.params_objective else out
+        if c.params_objective:
+            out.append(costs.params(path) / 1e6)
+        if latency is not None:
+            out.append(latency.latency_ms(path))
+        return out
 
     def sample(rng):
         return tuple(int(rng.integers(n)) for n in supernet.choices_per_edge)
@@ -223,7 +283,7 @@ def search(method, ctx: SearchContext) -> SearchOutcome:
         ok = [min(front, key=lambda f: f[2])]
     best = max(ok, key=lambda f: (f[1], -f[2]))
     chosen = sp.format(sp.from_path(best[0]))
-    artifacts = _write_front(ctx, sp, front, accs, costs, c) if ctx.run_dir else []
+    artifacts = _write_front(ctx, sp, front, accs, costs, c, latency) if ctx.run_dir else []
     return SearchOutcome(
         chosen=-1, scored=np.array([], dtype=int), scores=np.array([]), score_name="none", sim_seconds=0.0,
         rank_truths=[], chosen_arch=chosen,
@@ -238,6 +298,7 @@ def search(method, ctx: SearchContext) -> SearchOutcome:
         metrics={"search/chosen/supernet_acc": best[1], "search/chosen/madds_M@224": best[2],
                  "search/chosen/params_M": best[3], "search/pareto_size": float(len(front)),
                  "search/n_evaluations": float(res.n_evaluations),
+                 **({"search/chosen/latency_ms_model": latency.latency_ms(best[0])} if latency else {}),
                  "train/final_loss": state.history[-1]["train_loss"] if state.history else float("nan"),
                  "train/min_op_updates": float(min(state.op_updates.values())) if state.op_updates else 0.0},
         params={"device": device.type, "sampler": sampler.name, "linear_identity": method.linear_skip,
@@ -245,19 +306,22 @@ def search(method, ctx: SearchContext) -> SearchOutcome:
                 "imagenet": json.dumps(dataclasses.asdict(c)), "classes": n_classes},
         notes=[f"supernet accuracy: {n_classes}-way on {len(valid_y):,} held-out images at "
                f"{c.resolution}x{c.resolution}; MAdds and params of the chosen architecture's 1000-class network at "
-               f"224x224", *notes],
+               f"224x224", *notes,
+               *([f"latency model: per-block lookup table measured on {latency.device} (batch 1, 224x224)"]
+                 if latency else [])],
         artifacts=artifacts)
 
 
-def _write_front(ctx, sp, front, accs, costs, c) -> list[str]:
+def _write_front(ctx, sp, front, accs, costs, c, latency=None) -> list[str]:
     import csv  # noqa: PLC0415
     import io  # noqa: PLC0415
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["arch", "supernet_acc", "madds_M@224", "params_M"])
+    w.writerow(["arch", "supernet_acc", "madds_M@224", "params_M"] + (["latency_ms"] if latency else []))
     for p, acc, m, prm in front:
-        w.writerow([sp.format(sp.from_path(p)), f"{acc:.4f}", f"{m:.3f}", f"{prm:.4f}"])
+        w.writerow([sp.format(sp.from_path(p)), f"{acc:.4f}", f"{m:.3f}", f"{prm:.4f}"]
+                   + ([f"{latency.latency_ms(p):.3f}"] if latency else []))
     table = ctx.run_dir / "pareto_front.csv"
     atomic_write_text(table, buf.getvalue())
     out = [str(table)]

@@ -199,17 +199,21 @@ class FairNasSE(nn.Module):
         return self.classifier(self.dropout(self.head(x).mean((2, 3))))
 
 
-MODEL_NAMES = (*space.PUBLISHED,
-               *(f"{n}_se{r}" for n in ("fairnas_a", "fairnas_b", "fairnas_c") for r in ("1.0", "0.5")))
+_SE = tuple(f"{n}_se{r}" for n in ("fairnas_a", "fairnas_b", "fairnas_c") for r in ("1.0", "0.5"))
+MODEL_NAMES = (*space.PUBLISHED, *_SE, *(f"{n}_transfer" for n in _SE))
 
 
 def build_model(name: str, num_classes: int = 1000) -> nn.Module:
-    """A published model by name: ``fairnas_a``, ..., ``scarlet_c``, or ``fairnas_a_se1.0`` / ``fairnas_a_se0.5``."""
+    """A published model by name: ``fairnas_a``, ..., ``scarlet_c``, ``fairnas_a_se1.0`` / ``fairnas_a_se0.5``, or the
+    CIFAR-10 transfer models ``fairnas_a_se1.0_transfer`` (10 classes, dropout 0.1 before the classifier, as
+    released; ``num_classes`` is ignored for them)."""
     from ..errors import UserError  # noqa: PLC0415
 
     key = name.strip().lower().replace("-", "_")
-    m = re.fullmatch(r"(fairnas_[abc])_se(1\.0|0\.5|1|0\.50)", key)
+    m = re.fullmatch(r"(fairnas_[abc])_se(1\.0|0\.5)(_transfer)?", key)
     if m:
+        if m.group(3):
+            return FairNasSE(m.group(1), float(m.group(2)), 10, dropout=0.1)
         return FairNasSE(m.group(1), float(m.group(2)), num_classes)
     if key in space.PUBLISHED:
         sp, blocks = space.published(key)

@@ -56,3 +56,13 @@ def test_search_on_the_shared_subset(tmp_path, data_dir, method, bench):
     tight = nh.run(nh.RunConfig(method=method, bench=bench, out_dir=str(tmp_path / "tight"), tracking=False,
                                 device="cpu", overrides={**TINY, "max_madds": "60M"}))
     assert any("meets max_madds" in n for n in tight.notes)  # no model of these spaces is that small
+
+
+def test_latency_lookup_table_as_a_third_objective(tmp_path, data_dir):
+    r = nh.run(nh.RunConfig(method="spos", bench="fairnas-imagenet", out_dir=str(tmp_path), tracking=False,
+                            device="cpu", overrides={**TINY, "latency_objective": "true"}))
+    with open(tmp_path / r.run_dir.split("/")[-1] / "pareto_front.csv") as f:
+        rows = list(csv.DictReader(f))
+    objs = np.array([(-float(x["supernet_acc"]), float(x["madds_M@224"]), float(x["latency_ms"])) for x in rows])
+    assert (objs[:, 2] > 0).all() and non_dominated_sort(objs)[0] == list(range(len(rows)))
+    assert r.extra["search/chosen/latency_ms_model"] > 0 and any("latency model" in n for n in r.notes)

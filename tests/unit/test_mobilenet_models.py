@@ -66,7 +66,7 @@ UNREPRODUCED = {"fairnas_b_se1.0": "370.921184", "fairnas_c_se1.0": "345.228096"
 
 @pytest.mark.parametrize("name, params, flops", TRANSFER, ids=[t[0] for t in TRANSFER])
 def test_fairnas_se_transfer_models(name, params, flops):
-    model = build_model(name, num_classes=10)
+    model = build_model(f"{name}_transfer")  # the released transfer model: 10 classes, dropout 0.1
     assert count_params(model) / 1e6 == pytest.approx(float(params), abs=5e-7)
     if flops is not None:
         assert count_madds(model, convention="thop") == int(Decimal(flops) * 10**6)
