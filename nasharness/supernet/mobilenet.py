@@ -161,9 +161,9 @@ class MobileSupernet(_Skeleton):
         return [f"layer{i}/{self.space.choices(i)[int(c)]}" for i, c in enumerate(path)]
 
     def extract(self, path) -> MobileNetwork:
-        """The standalone network of ``path`` with the supernet's weights (a linear identity cannot be dropped; it is
-        folded into nothing here, so SCARLET paths with identities keep the supernet's function only approximately —
-        use the supernet itself to evaluate them)."""
+        """The standalone network of ``path`` with the supernet's weights. With ``linear_identity`` the supernet's
+        identity choices are learned 1x1 convs, which the standalone network (a true identity there) does not have:
+        such paths compute the same function only if those convs are the identity, so evaluate them in the supernet."""
         net = MobileNetwork(self.space, self.space.from_path(path), self.classifier.out_features)
         own = self.state_dict()
         mapped = {}
