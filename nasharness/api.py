@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,18 @@ def _prepare_run_dir(config: RunConfig, method: str, bench: str, dataset: str) -
         raise UserError(f"cannot create the run directory {str(run_dir)!r} ({exc.strerror}); pass a writable "
                         f"--out-dir.") from exc
     return run_dir
+
+
+@contextmanager
+def standalone_run_dir(config: RunConfig, method: str, bench: str, dataset: str):
+    """The run directory of a job outside :func:`run` (``train``, ``verify``): new, or with ``resume`` the unfinished
+    one; removed again when a user error stops the job before anything but its config was written."""
+    run_dir = _prepare_run_dir(config, method, bench, dataset)
+    try:
+        yield run_dir
+    except UserError:
+        _discard_if_empty(run_dir)
+        raise
 
 
 def _discard_if_empty(run_dir: Path) -> None:

@@ -243,7 +243,7 @@ def train_arch(arch: str, *, bench: str = "darts", budget: str = "ci", seed: int
                progress=None, status=None):
     """Train one DARTS-space architecture (a published name like ``FairDARTS_a`` or a genotype string) from scratch
     and log it like any run (method ``train``). Returns the :class:`~nasharness.results.RunResult`."""
-    from .api import _discard_if_empty, _prepare_run_dir, _write_and_log  # noqa: PLC0415
+    from .api import _write_and_log, standalone_run_dir  # noqa: PLC0415
     from .envinfo import environment, peak_rss_mb, reset_peak_rss  # noqa: PLC0415
     from .methods.oneshot import resolve_device  # noqa: PLC0415
     from .plugins import BENCHMARKS, load_plugins  # noqa: PLC0415
@@ -261,16 +261,11 @@ def train_arch(arch: str, *, bench: str = "darts", budget: str = "ci", seed: int
                        resume=resume, device=device, dataset_root=dataset_root,
                        overrides={**dict(overrides or {}), "arch": repr(genotype)})
     reset_peak_rss()
-    run_dir = _prepare_run_dir(config, "train", "darts", "cifar10")
     t0 = time.perf_counter()
-    dev = resolve_device(device)
-    try:
-        out = train_network(genotype, cfg, seed=seed, device=dev, data_dir=data_dir, dataset_root=dataset_root,
-                            checkpoint=run_dir / "checkpoints" / "last.pt", resume=resume, progress=progress,
-                            status=status)
-    except UserError:
-        _discard_if_empty(run_dir)
-        raise
+    with standalone_run_dir(config, "train", "darts", "cifar10") as run_dir:
+        out = train_network(genotype, cfg, seed=seed, device=resolve_device(device), data_dir=data_dir,
+                            dataset_root=dataset_root, checkpoint=run_dir / "checkpoints" / "last.pt", resume=resume,
+                            progress=progress, status=status)
     total = time.perf_counter() - t0
     name = truth_name(cfg)
     sizes = describe_genotype(genotype)

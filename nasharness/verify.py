@@ -81,7 +81,7 @@ def verify(model_name: str, val_root: str | Path, pretrained_path: str | Path, *
            tracking: bool = True, tracking_uri: str | None = None, experiment: str = "nasharness", progress=None):
     """Evaluate ``model_name`` (see :data:`~nasharness.supernet.mobilenet.MODEL_NAMES`) with the weights at
     ``pretrained_path`` on ``val_root``; write and log the result. Returns the RunResult."""
-    from .api import _discard_if_empty, _prepare_run_dir, _write_and_log  # noqa: PLC0415
+    from .api import _write_and_log, standalone_run_dir  # noqa: PLC0415
     from .config import RunConfig  # noqa: PLC0415
     from .data.imagenet import scan  # noqa: PLC0415
     from .envinfo import environment, peak_rss_mb, reset_peak_rss  # noqa: PLC0415
@@ -89,24 +89,18 @@ def verify(model_name: str, val_root: str | Path, pretrained_path: str | Path, *
     from .results import RunResult  # noqa: PLC0415
     from .supernet.mobilenet import build_model, count_madds, count_params  # noqa: PLC0415
 
-    if device not in ("cpu", "cuda", "auto") and not str(device).startswith("cuda:"):
-        raise UserError(f"--device must be cpu, cuda, cuda:N or auto, got {device!r}.")
+    config = RunConfig(method="verify", bench="imagenet", dataset="imagenet", seed=0, tracking=tracking,
+                       tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir, device=device,
+                       overrides={"model": model_name, "pretrained_path": str(pretrained_path),
+                                  "val_root": str(val_root), "max_per_class": str(max_per_class or "all")})
     dev = resolve_device(device)
     folder = scan(val_root, "val", synsets=synsets, max_per_class=max_per_class)
     model = build_model(model_name)
     layout = load_checkpoint(model, pretrained_path)
     reset_peak_rss()
-    config = RunConfig(method="verify", bench="imagenet", dataset="imagenet", seed=0, tracking=tracking,
-                       tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir, device=device,
-                       overrides={"model": model_name, "pretrained_path": str(pretrained_path),
-                                  "val_root": str(val_root), "max_per_class": str(max_per_class or "all")})
-    run_dir = _prepare_run_dir(config, "verify", "imagenet", "imagenet")
     t0 = time.perf_counter()
-    try:
+    with standalone_run_dir(config, "verify", "imagenet", "imagenet") as run_dir:  # a bad image leaves none behind
         r = evaluate_folder(model, folder, device=dev, batch_size=batch_size, progress=progress)
-    except UserError:
-        _discard_if_empty(run_dir)  # a bad image leaves no half-made run behind
-        raise
     wall = time.perf_counter() - t0
     ds = "imagenet" if not r["restricted"] and r["classes"] == 1000 else f"imagenet-{r['classes']}cls"
     truth = {f"{ds}/val-top1@pretrained": r["top1"], f"{ds}/val-top5@pretrained": r["top5"]}

@@ -122,8 +122,9 @@ class Architect:
 
     # the weights the network sees
     def weights(self) -> list[torch.Tensor]:
-        fn = torch.softmax if self.activation == "softmax" else None
-        return [fn(a, dim=-1) if fn else torch.sigmoid(a) for a in self.alphas]
+        if self.activation == "softmax":
+            return [torch.softmax(a, dim=-1) for a in self.alphas]
+        return [torch.sigmoid(a) for a in self.alphas]
 
     def forward_weights(self):
         w = self.weights()

@@ -170,11 +170,13 @@ class LatencyTable:
 
 
 def _block_madds(block, c_in: int, side: int) -> int:
+    from ..supernet.counting import layer_madds  # noqa: PLC0415
+
     total = 0
 
     def hook(m, inp, out):
         nonlocal total
-        total += out[0].numel() * m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
+        total += layer_madds(m, out)
 
     hs = [m.register_forward_hook(hook) for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
     with torch.no_grad():

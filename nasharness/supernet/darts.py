@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..spaces import darts as space
+from .counting import layer_madds
 
 
 class ReLUConvBN(nn.Sequential):
@@ -280,25 +281,24 @@ def count_madds(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 32, 32), 
     networks only; BN running stats are restored)."""
     counts = {"ops": 0}
 
-    def conv_hook(m, inp, out):
-        k = m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
-        counts["ops"] += out.numel() // out.shape[0] * k
-
-    def linear_hook(m, inp, out):
-        counts["ops"] += out.numel() // out.shape[0] * m.in_features
+    def hook(m, inp, out):
+        counts["ops"] += layer_madds(m, out)
 
     def pool_hook(m, inp, out):
         k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
-        counts["ops"] += out.numel() // out.shape[0] * k * k
+        counts["ops"] += out[0].numel() * k * k
+
+    def global_pool_hook(m, inp, out):  # the average pool after the last cell: H*W adds per channel
+        counts["ops"] += out[0].numel()
 
     handles = []
     for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            handles.append(m.register_forward_hook(hook))
         elif pooling and isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)):
             handles.append(m.register_forward_hook(pool_hook))
+    if pooling and isinstance(model, DartsNetwork):
+        handles.append(model.cells[-1].register_forward_hook(global_pool_hook))
     state = {k: v.clone() for k, v in model.state_dict().items()}
     was_training = model.training
     drop = getattr(model, "drop_path", 0.0)
@@ -307,12 +307,7 @@ def count_madds(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 32, 32), 
         if hasattr(model, "drop_path"):
             model.drop_path = 0.0
         with torch.no_grad():
-            x = torch.zeros((max(2, input_size[0]), *input_size[1:]))  # BN in training mode needs 2 samples
-            out = model(x)
-            logits = out[0] if isinstance(out, tuple) else out
-            if pooling:  # the global average pool before the classifier: H*W adds per channel
-                counts["ops"] += _global_pool_ops(model, x)
-            del logits
+            model(torch.zeros((max(2, input_size[0]), *input_size[1:])))  # BN in training mode needs 2 samples
     finally:
         for h in handles:
             h.remove()
@@ -322,15 +317,6 @@ def count_madds(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 32, 32), 
             model.drop_path = drop
     return counts["ops"]
 
-
-def _global_pool_ops(model, x) -> int:
-    if not isinstance(model, DartsNetwork):
-        return 0
-    with torch.no_grad():
-        s0 = s1 = model.stem(x)
-        for cell in model.cells:
-            s0, s1 = s1, cell(s0, s1, 0.0)
-    return s1[0].numel()  # per sample
 
 
 #: The counting conventions of :func:`cost_variants` (all at 36 channels, 20 cells, 10 classes, 32x32 input).

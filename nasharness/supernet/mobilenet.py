@@ -22,6 +22,8 @@ from torch import nn
 
 from ..spaces import mobilenet as space
 from ..spaces.mobilenet import Block, MobileSpace
+from .counting import layer_madds
+from .nb201 import count_params  # noqa: F401 - re-exported: the one parameter counter
 
 
 def _act(name: str) -> nn.Module:
@@ -221,10 +223,6 @@ def build_model(name: str, num_classes: int = 1000) -> nn.Module:
     raise UserError(f"unknown model {name!r}; valid: {', '.join(MODEL_NAMES)}.")
 
 
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def count_madds(model: nn.Module, resolution: int = 224, *, convention: str = "madds") -> int:
     """Operations of one image at ``resolution``.
 
@@ -241,14 +239,11 @@ def count_madds(model: nn.Module, resolution: int = 224, *, convention: str = "m
     counts = {"n": 0}
 
     def hook(m, inp, out):
-        per = out[0].numel()
-        if isinstance(m, nn.Conv2d):
-            counts["n"] += per * (m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
-                                  + (1 if thop and m.bias is not None else 0))
-        elif isinstance(m, nn.Linear):
-            counts["n"] += per * m.in_features
+        counts["n"] += layer_madds(m, out)
+        if thop and isinstance(m, nn.Conv2d) and m.bias is not None:  # thop: the bias add
+            counts["n"] += out[0].numel()
         elif isinstance(m, nn.BatchNorm2d) and thop:
-            counts["n"] += 2 * per
+            counts["n"] += 2 * out[0].numel()
         elif isinstance(m, SqueezeExcite) and thop:  # its squeeze: a global average pool of the input
             x = inp[0][0]
             counts["n"] += x.shape[0] * (x.shape[1] * x.shape[2] + 1)
