@@ -355,7 +355,6 @@ def bench_query(name: str, arch: str, metrics: list[str] | None = None, data_dir
 def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force: bool = False,
                   progress=None) -> dict:
     """Convert a benchmark's sources into the cache (``source``: an official NB101 .tfrecord)."""
-    load_plugins()
     canonical = BENCHMARKS.canonical(name)
     if source is not None:
         if canonical != "101":

@@ -4,49 +4,56 @@ from __future__ import annotations
 
 from .registry import Registry
 
-METHODS: Registry = Registry("method")
-BENCHMARKS: Registry = Registry("benchmark")
-SPACES: Registry = Registry("search space")
 
-_LOADED = False
+
+def _load_methods() -> None:
+    from .methods import load_builtin  # noqa: PLC0415
+
+    load_builtin()
+
+
+def _load_benchmarks() -> None:
+    from . import benchmarks_builtin  # noqa: F401, PLC0415
+
+
+def _load_spaces() -> None:
+    from . import spaces  # noqa: PLC0415
+
+    spaces.register_builtin()
+
+
+# Each registry imports its own built-in modules on first lookup: listing or loading a benchmark never imports the
+# methods (torch), and `import nasharness` imports none of them.
+METHODS: Registry = Registry("method", loader=_load_methods)
+BENCHMARKS: Registry = Registry("benchmark", loader=_load_benchmarks)
+SPACES: Registry = Registry("search space", loader=_load_spaces)
 
 
 def load_plugins() -> None:
-    """Import the modules that register the built-in plugins (cheap: no heavy imports at module level)."""
-    global _LOADED
-    if _LOADED:
-        return
-    from . import benchmarks_builtin, methods, spaces  # noqa: F401, PLC0415
-
-    spaces.register_builtin()
-    _LOADED = True
+    """Register every built-in plugin now (each registry otherwise does so on its first lookup)."""
+    for registry in (BENCHMARKS, SPACES, METHODS):
+        registry._load()
 
 
 def get_method(name: str):
-    load_plugins()
     return METHODS.factory(name)
 
 
 def get_benchmark(name: str, data_dir=None, **kwargs):
-    load_plugins()
     return BENCHMARKS.get(str(name), data_dir, **kwargs)
 
 
 def get_space(name: str):
-    load_plugins()
     return SPACES.get(name)
 
 
 def list_methods() -> list[str]:
-    load_plugins()
     return METHODS.names()
 
 
 def list_benchmarks() -> list[str]:
-    load_plugins()
     return BENCHMARKS.names()
 
 
 def list_spaces() -> list[str]:
-    load_plugins()
     return SPACES.names()

@@ -13,10 +13,18 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Maps names to factories. ``get`` raises a :class:`UserError` listing the valid names."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, loader: Callable[[], None] | None = None):
         self.kind = kind
         self._factories: dict[str, Callable[..., T]] = {}
         self._aliases: dict[str, str] = {}
+        #: Imports the modules that register the built-in plugins, on the first lookup (not at import time, so that
+        #: e.g. the benchmark registry never imports the methods' torch code).
+        self._loader = loader
+
+    def _load(self) -> None:
+        loader, self._loader = self._loader, None
+        if loader is not None:
+            loader()
 
     def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
@@ -31,6 +39,7 @@ class Registry(Generic[T]):
         return deco
 
     def canonical(self, name: str) -> str:
+        self._load()
         key = str(name).strip()
         key = self._aliases.get(key, key)
         if key not in self._factories:
@@ -45,9 +54,11 @@ class Registry(Generic[T]):
         return self.factory(name)(*args, **kwargs)
 
     def names(self) -> list[str]:
+        self._load()
         return sorted(self._factories)
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return isinstance(name, str) and (name in self._factories or name in self._aliases)
 
     def __iter__(self) -> Iterator[str]:
