@@ -7,9 +7,24 @@ import sys
 
 import click
 
-from . import api
 from .config import BUDGET_NAMES, RunConfig
 from .errors import UserError
+
+
+class _LazyModule:
+    """``api`` imported on first use: ``nasharness --help`` and the bench commands import neither torch, mlflow nor
+    pandas before they need them (a test checks ``sys.modules``)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        from importlib import import_module  # noqa: PLC0415
+
+        return getattr(import_module(self._name), attr)
+
+
+api = _LazyModule("nasharness.api")
 
 
 class _Group(click.Group):
@@ -246,9 +261,8 @@ def bench():
 @bench.command("list")
 def bench_list():
     """List registered benchmarks."""
-    from .plugins import BENCHMARKS, load_plugins  # noqa: PLC0415
+    from .plugins import BENCHMARKS  # noqa: PLC0415
 
-    load_plugins()
     for name in BENCHMARKS.names():
         click.echo(name)
 
@@ -269,7 +283,7 @@ def bench_info(name, data_dir, as_json):
         return
     click.echo(f"{info['benchmark']}: {info['architectures_present']:,} of {info['space_size']:,} architectures "
                f"present ({100 * info['coverage']:.2f}% coverage); datasets: {', '.join(info['datasets'])}")
-    click.echo(f"cache: {info['cache']}")
+    click.echo(f"table: {info['cache']} ({info['table']})")
     click.echo("metric (architectures that have it):")
     for m, n in info["metrics"].items():
         click.echo(f"  {m:45s} {n:>8,}")
@@ -445,3 +459,63 @@ def main(argv=None):
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ------------------------------------------------------------------------------------------ data fetch / data info
+
+
+@cli.group()
+def data():
+    """Datasets nasharness can download on request (the only commands that use the network)."""
+
+
+@data.command("fetch")
+@click.argument("dataset", type=click.Choice(["cifar10"]))
+@click.option("--dest", type=click.Path(file_okay=False), default=None,
+              help="Install under DIR/cifar-10-batches-py (default: the user cache, NASHARNESS_CACHE_DIR/cifar10).")
+@click.option("--url", default=None, help="Download from this address instead (default: NASHARNESS_CIFAR10_URL, "
+              "else the authors' https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz). The published checksum "
+              "is still verified (NASHARNESS_CIFAR10_MD5 overrides it for a mirror of a different archive).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def data_fetch(dataset, dest, url, quiet):
+    """Download, verify and install DATASET (cifar10: the official python archive, about 163 MB); an interrupted
+    download resumes when run again, and an installed, verified copy makes this a no-op. Prints the installed path."""
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from .data.fetch import fetch_cifar10  # noqa: PLC0415
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeRemainingColumn(), console=_console(quiet), transient=True, disable=quiet) as bar:
+        task = bar.add_task(f"fetching {dataset}", total=None)
+        path = fetch_cifar10(dest, url=url, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                    total=total))
+    click.echo(str(path))
+
+
+@data.command("info")
+@click.option("--dest", type=click.Path(file_okay=False), default=None, help="Where fetch installed (as for fetch).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def data_info(dest, as_json):
+    """What `data fetch` has installed: path, size and whether every file still matches its recorded sha256."""
+    from .data.fetch import cifar10_info  # noqa: PLC0415
+
+    info = cifar10_info(dest)
+    if as_json:
+        click.echo(json.dumps({"cifar10": info}, indent=2))
+        return
+    if info["installed"]:
+        state = "verified" if info["verified"] else "NOT verified (files changed; run `nasharness data fetch cifar10`)"
+        click.echo(f"cifar10: {info['path']} ({info['size_bytes'] / 1e6:.1f} MB, fetched {info['fetched_at']}, "
+                   f"{state})")
+    else:
+        click.echo(f"cifar10: not installed under {info['dest']} (run `nasharness data fetch cifar10`)"
+                   + (f"; {info['note']}" if info.get("note") else ""))
+    if info["partial_download_bytes"]:
+        click.echo(f"  partial download: {info['partial_download_bytes']:,} bytes (the same fetch command resumes it)")
