@@ -24,6 +24,9 @@ EXPECTED_FILES = {
 }
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: True when the package runs from a source checkout (an installed wheel has no pyproject.toml beside it).
+IN_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
+DEFAULT_ORIGIN = "default (../shared/data next to the checkout)"
 
 
 def _candidates(data_dir: str | os.PathLike | None) -> list[tuple[str, Path]]:
@@ -32,7 +35,23 @@ def _candidates(data_dir: str | os.PathLike | None) -> list[tuple[str, Path]]:
     env = os.environ.get("NASHARNESS_DATA_DIR")
     if env:
         return [("NASHARNESS_DATA_DIR", Path(env).expanduser())]
-    return [("default (../shared/data next to the checkout)", REPO_ROOT.parent / "shared" / "data")]
+    return [(DEFAULT_ORIGIN, REPO_ROOT.parent / "shared" / "data")]
+
+
+def explicit_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The data root the user named (``data_dir`` or ``NASHARNESS_DATA_DIR``), checked to exist; None when neither
+    is given. Tables come from the package unless the user names a data root (or prepared an official file)."""
+    (origin, _), = _candidates(data_dir)
+    return None if origin == DEFAULT_ORIGIN else resolve_data_dir(data_dir)
+
+
+def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The data root if there is one: the one the user named (which must exist), else ``../shared/data`` beside a
+    source checkout when it exists, else None (an installed package, a clone without the staged data)."""
+    (origin, path), = _candidates(data_dir)
+    if origin == DEFAULT_ORIGIN and not (IN_CHECKOUT and path.is_dir()):
+        return None
+    return resolve_data_dir(data_dir)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
@@ -43,7 +62,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
         raise DataError(
             f"data directory {str(path)!r} (from {origin}) does not exist. nasharness expects a folder holding "
             f"{expected}. Point at it with --data-dir DIR or NASHARNESS_DATA_DIR=DIR (the staged copy lives in "
-            f"../shared/data beside the repository checkout)."
+            f"../shared/data beside the repository checkout). The NB201 and NB101 tables need no data root: they ship "
+            f"with the package; CIFAR-10 images come with `nasharness data fetch cifar10`."
         )
     return path.resolve()
 

@@ -1,8 +1,9 @@
 """CIFAR-10 as uint8 arrays, decoded once and cached; the NB201 ``cifar10-valid`` split; batch augmentation.
 
-Sources, in order: ``dataset_root`` (a ``cifar-10-batches-py`` folder, or a folder with ``cifar10-jpg.tar``), else
-``<data root>/images/cifar10/cifar10-jpg.tar`` (the staged JPEG copy: see its PROVENANCE.md — a q75 JPEG re-encoding
-of exactly the CIFAR-10 images, labels and train/test split, not the original pixels).
+Sources, in order (see :func:`load_cifar10`): ``dataset_root`` (a ``cifar-10-batches-py`` folder, or a folder with
+``cifar10-jpg.tar``), ``<data root>/images/cifar10/cifar10-jpg.tar`` (the staged JPEG copy: see its PROVENANCE.md — a
+q75 JPEG re-encoding of exactly the CIFAR-10 images, labels and train/test split, not the original pixels), the
+official archive fetched by ``nasharness data fetch cifar10``, and the ``ci`` subset shipped with the package.
 
 Labels follow the sorted class names (airplane=0 … truck=9), the standard CIFAR-10 indices.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import _AllowListUnpickler, atomic_write, sha256_file
-from ..paths import cache_dir, resolve_data_dir
+from ..paths import cache_dir, explicit_data_dir, find_data_dir
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 #: The well-known CIFAR-10 train statistics (used for normalization, as the PROVENANCE advises).
@@ -70,6 +71,18 @@ def subsample(indices: np.ndarray, n: int | None, rng: np.random.Generator) -> n
     return np.sort(rng.choice(indices, min(n, len(indices)), replace=False))
 
 
+#: Seed of the image subsets a budget trains and evaluates on: fixed, so every method and seed sees the same images.
+SUBSET_SEED = 2020
+
+
+def draw_subsets(train_idx: np.ndarray, valid_idx: np.ndarray, n_train: int | None, n_valid: int | None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """The budget's train and valid image subsets (``subsample`` of each split, in that order, from one
+    ``SUBSET_SEED`` stream) and the stream, for any further fixed draws (the one-shot calibration order)."""
+    sub = np.random.default_rng(SUBSET_SEED)
+    return subsample(train_idx, n_train, sub), subsample(valid_idx, n_valid, sub), sub
+
+
 def cifar10_valid_split(labels: np.ndarray, seed: int = SPLIT_SEED,
                         train_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -82,6 +95,11 @@ def cifar10_valid_split(labels: np.ndarray, seed: int = SPLIT_SEED,
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
 
 
+FETCH_HINT = ("Get the official CIFAR-10 (170 MB, once, into the user cache) with `nasharness data fetch cifar10`, "
+              "or point --dataset-root at a cifar-10-batches-py folder or --data-dir / NASHARNESS_DATA_DIR at a data "
+              "root holding images/cifar10/cifar10-jpg.tar.")
+
+
 def _bad(path: Path, what: str) -> DataError:
     return DataError(
         f"CIFAR-10 source {str(path)!r} is not usable: {what}. Use the staged cifar10-jpg.tar (see "
@@ -89,10 +107,57 @@ def _bad(path: Path, what: str) -> DataError:
     )
 
 
-def decode_jpg_tar(path: Path) -> Cifar10:
-    """Decode every JPEG of the tar (``{train,test}/<class>/NNNN.jpg``), in sorted member order."""
+def _decode_one(data: bytes, name: str, where: str) -> np.ndarray:
+    """One 32x32 JPEG to uint8 RGB: the one decoding path of the tar and of the shipped subset."""
     from PIL import Image  # noqa: PLC0415
 
+    try:
+        img = Image.open(io.BytesIO(data)).convert("RGB")
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types
+        raise _bad(Path(where), f"member {name!r} is not a decodable image ({exc})") from exc
+    if img.size != (32, 32):
+        raise _bad(Path(where), f"member {name!r} is {img.size[0]}x{img.size[1]}, expected 32x32")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def decode_jpegs(blob: np.ndarray, offsets: np.ndarray, where: str) -> np.ndarray:
+    """Decode JPEG files stored back to back (``blob[offsets[j]:offsets[j+1]]``) to uint8 [k, 32, 32, 3]."""
+    raw = blob.tobytes()
+    out = np.empty((len(offsets) - 1, 32, 32, 3), np.uint8)
+    for j in range(len(out)):
+        out[j] = _decode_one(raw[offsets[j]:offsets[j + 1]], f"#{j}", where)
+    return out
+
+
+class SparseImages:
+    """An image array of which only some rows are present (the subset shipped with the package). Indexing with
+    present rows gives them; any other row is a DataError that says how to get the full set."""
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, n_total: int, index: np.ndarray, images: np.ndarray, what: str):
+        self._pos = np.full(n_total, -1, np.int64)
+        self._pos[np.asarray(index, np.int64)] = np.arange(len(index))
+        self._images, self.what = images, what
+        self.shape = (n_total, *images.shape[1:])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, idx):
+        pos = self._pos[idx]
+        missing = int(np.count_nonzero(np.asarray(pos) < 0))
+        if missing:
+            raise DataError(
+                f"this run needs {missing:,} CIFAR-10 image(s) that {self.what} does not hold: it covers the `ci` "
+                f"budget's one-shot cells only, and larger budgets, other methods' subsets and the test images need "
+                f"the full set. {FETCH_HINT}"
+            )
+        return self._images[pos]
+
+
+def decode_jpg_tar(path: Path) -> Cifar10:
+    """Decode every JPEG of the tar (``{train,test}/<class>/NNNN.jpg``), in sorted member order."""
     xs: dict[str, list] = {"train": [], "test": []}
     ys: dict[str, list] = {"train": [], "test": []}
     try:
@@ -102,13 +167,7 @@ def decode_jpg_tar(path: Path) -> Cifar10:
                 parts = Path(m.name).parts
                 if len(parts) < 3 or parts[-3] not in xs or parts[-2] not in CLASSES:
                     raise _bad(path, f"unexpected member {m.name!r} (expected train|test/<class>/NNNN.jpg)")
-                try:
-                    img = Image.open(io.BytesIO(tf.extractfile(m).read())).convert("RGB")
-                except Exception as exc:  # noqa: BLE001 - Pillow raises many types
-                    raise _bad(path, f"member {m.name!r} is not a decodable image ({exc})") from exc
-                if img.size != (32, 32):
-                    raise _bad(path, f"member {m.name!r} is {img.size[0]}x{img.size[1]}, expected 32x32")
-                xs[parts[-3]].append(np.asarray(img, dtype=np.uint8))
+                xs[parts[-3]].append(_decode_one(tf.extractfile(m).read(), m.name, str(path)))
                 ys[parts[-3]].append(CLASSES.index(parts[-2]))
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise _bad(path, f"it cannot be read as a tar ({exc})") from exc
@@ -140,8 +199,16 @@ def read_batches_py(folder: Path) -> Cifar10:
                    parts[5][0], parts[5][1], source=str(folder), pickle_order=True)
 
 
-def load_cifar10(data_dir=None, dataset_root=None) -> Cifar10:
-    """Decoded CIFAR-10, from the cache when the source's sha256 matches."""
+def load_cifar10(data_dir=None, dataset_root=None, *, allow_subset: bool = True) -> Cifar10:
+    """Decoded CIFAR-10 from the first source present, in this order:
+
+    1. ``dataset_root`` (a ``cifar-10-batches-py`` folder or a folder / file ``cifar10-jpg.tar``);
+    2. the data root's ``images/cifar10/cifar10-jpg.tar`` (``--data-dir``, ``NASHARNESS_DATA_DIR``, or
+       ``../shared/data`` beside a checkout), decoded once and cached when its sha256 matches;
+    3. the official archive installed by ``nasharness data fetch cifar10`` in the user cache;
+    4. (``allow_subset``) the subset shipped with the package: exactly the ``ci`` one-shot cells' images, decoded
+       from the same JPEG bytes as 2, so a ``ci`` run gives the same numbers from either.
+    """
     if dataset_root is not None:
         root = Path(dataset_root).expanduser()
         if (root / "data_batch_1").exists() or (root / "test_batch").exists():
@@ -151,12 +218,26 @@ def load_cifar10(data_dir=None, dataset_root=None) -> Cifar10:
         tar = root / "cifar10-jpg.tar" if root.is_dir() else root
         if not tar.is_file():
             raise _bad(root, "it is neither a cifar-10-batches-py folder nor holds cifar10-jpg.tar")
-        expected = None
-    else:
-        tar = resolve_data_dir(data_dir) / JPG_TAR
+        return _decoded_tar(tar, None)
+    root = find_data_dir(data_dir)
+    if root is not None and ((root / JPG_TAR).is_file() or explicit_data_dir(data_dir) is not None):
+        tar = root / JPG_TAR
         if not tar.is_file():
-            raise _bad(tar, "the file does not exist")
-        expected = JPG_SHA256
+            raise _bad(tar, f"the file does not exist. {FETCH_HINT}")
+        return _decoded_tar(tar, JPG_SHA256)
+    from .fetch import installed_cifar10  # noqa: PLC0415
+
+    fetched = installed_cifar10()
+    if fetched is not None:
+        return read_batches_py(fetched)
+    if allow_subset:
+        from ..bundled import shipped_cifar10  # noqa: PLC0415
+
+        return shipped_cifar10()
+    raise DataError(f"no CIFAR-10 images found (no --dataset-root, no data root, nothing fetched). {FETCH_HINT}")
+
+
+def _decoded_tar(tar: Path, expected: str | None) -> Cifar10:
     sha = sha256_file(tar)
     if expected and sha != expected:
         raise _bad(tar, f"its sha256 is {sha}, expected {expected}; it is truncated or a different file")
@@ -168,6 +249,7 @@ def load_cifar10(data_dir=None, dataset_root=None) -> Cifar10:
         except (OSError, ValueError, KeyError, EOFError):
             cached.unlink(missing_ok=True)  # a damaged decode cache is just re-decoded from the verified source
     data = decode_jpg_tar(tar)
+
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, train_x=data.train_x, train_y=data.train_y, test_x=data.test_x, test_y=data.test_y)

@@ -41,7 +41,7 @@ from ..io import atomic_write_json
 from ..supernet.trainer import GPUBatches, SupernetConfig, SupernetTrainer
 from ..tabular.base import Protocol
 from .base import SearchContext, SearchOutcome
-from .oneshot import SUBSET_SEED, fit_timed, resolve_device
+from .oneshot import fit_timed, resolve_device
 
 
 @dataclass(frozen=True)
@@ -326,7 +326,7 @@ class DifferentiableMethod:
         return derived_protocol(self.config.budget, self.train_derived, s, a)
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
-        from ..data.cifar import load_cifar10, subsample  # noqa: PLC0415
+        from ..data.cifar import draw_subsets, load_cifar10  # noqa: PLC0415
 
         s, a, bench = self.supernet_config, self.arch_config, ctx.bench
         part = _NB201(bench) if bench.name == "201" else _Darts(bench)
@@ -336,8 +336,7 @@ class DifferentiableMethod:
         ctx.status("loading CIFAR-10")
         data = load_cifar10(self.config.data_dir, self.config.dataset_root)
         train_idx, valid_idx = data.valid_split()  # weights / architecture halves of the 50k training images
-        sub = np.random.default_rng(SUBSET_SEED)
-        train_idx, valid_idx = subsample(train_idx, s.n_train, sub), subsample(valid_idx, s.n_valid, sub)
+        train_idx, valid_idx, _ = draw_subsets(train_idx, valid_idx, s.n_train, s.n_valid)
         train = GPUBatches(data.train_x[train_idx], data.train_y[train_idx], device, s.channels_last)
         valid = GPUBatches(data.train_x[valid_idx], data.train_y[valid_idx], device, s.channels_last)
 
@@ -382,7 +381,7 @@ class DifferentiableMethod:
                    else 0.0},
             params={"device": device.type if device.type == "cpu" else torch.cuda.get_device_name(device),
                     "activation": self.activation, "supernet": json.dumps(dataclasses.asdict(s)),
-                    "arch": json.dumps(dataclasses.asdict(a)),
+                    "arch": json.dumps(dataclasses.asdict(a)), "images": data.source,
                     "parse_rule": ("argmax per edge" if isinstance(part, _NB201) else
                                    "threshold_sparse" if self.activation == "sigmoid" else "top2 per node")},
             artifacts=artifacts,

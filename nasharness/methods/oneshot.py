@@ -54,7 +54,6 @@ BUDGETS = {
                                  weight_decay=1e-4, channels_last=True), _PAPER_EVAL),
     },
 }
-SUBSET_SEED = 2020  # fixed: every method and seed trains/evaluates on the same image subsets
 
 
 def resolve_device(name: str) -> torch.device:
@@ -280,7 +279,7 @@ class OneShotMethod:
 
     # ---- the shared pipeline ----------------------------------------------------------------------------------
     def search(self, ctx: SearchContext) -> SearchOutcome:
-        from ..data.cifar import load_cifar10, subsample  # noqa: PLC0415
+        from ..data.cifar import draw_subsets, load_cifar10  # noqa: PLC0415
         from ..search.evolution import random_sampling, regularized_evolution  # noqa: PLC0415
 
         if ctx.bench.name.endswith("-imagenet"):
@@ -295,8 +294,7 @@ class OneShotMethod:
         ctx.status("loading CIFAR-10")
         data = load_cifar10(self.config.data_dir, self.config.dataset_root)
         train_idx, valid_idx = space.split(data)
-        sub = np.random.default_rng(SUBSET_SEED)
-        train_idx, valid_idx = subsample(train_idx, s.n_train, sub), subsample(valid_idx, s.n_valid, sub)
+        train_idx, valid_idx, sub = draw_subsets(train_idx, valid_idx, s.n_train, s.n_valid)
         train = GPUBatches(data.train_x[train_idx], data.train_y[train_idx], device, s.channels_last)
         calib_order = sub.permutation(len(train_idx))
         calib = GPUBatches(data.train_x[train_idx[calib_order]], data.train_y[train_idx[calib_order]], device,
@@ -383,7 +381,7 @@ class OneShotMethod:
             params={"device": dev, "sampler": sampler.name, "linear_skip": self.linear_skip,
                     "supernet": json.dumps(dataclasses.asdict(s)), "eval": json.dumps(dataclasses.asdict(e)),
                     "bn_mode": e.bn_mode, "random_control_chosen": bench.key_of(control_pick),
-                    "data_parallel_processes": trainer.world, **search_params},
+                    "data_parallel_processes": trainer.world, "images": data.source, **search_params},
             artifacts=artifacts,
             notes=[f"supernet accuracies come from {len(valid_idx):,} {space.split_name[1]} images; truth from the "
                    f"NAS-Bench-{bench.name} table", *space.notes()],

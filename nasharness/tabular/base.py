@@ -169,6 +169,9 @@ class TabularBenchmark:
             "coverage": self.coverage,
             "datasets": list(self.datasets),
             "metrics": avail,
-            "sources": {k: v["path"] for k, v in self.meta.get("sources", {}).items()},
+            "sources": {k: v.get("path", f"sha256 {v.get('sha256')}")
+                        for k, v in self.meta.get("sources", {}).items()},
+            "table": ("shipped with the package" if self.meta.get("cache", {}).get("shipped")
+                      else "converted into the user cache"),
             "cache": self.meta.get("cache", {}).get("path"),
         }

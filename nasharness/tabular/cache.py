@@ -35,11 +35,14 @@ class Source:
     expected_sha256: str | None = None
 
 
-def write_table(table: pd.DataFrame, path: Path) -> None:
-    """Atomically write ``table`` as parquet with a CRC on every page (lz4, no dictionaries: fast to read)."""
+def write_table(table: pd.DataFrame, path: Path, *, compact: bool = False) -> None:
+    """Atomically write ``table`` as parquet with a CRC on every page: lz4 without dictionaries (fast to read) for
+    caches; ``compact`` (zstd level 19 with dictionaries, for the tables shipped inside the package) is about half
+    the size and reads as fast."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)
-    atomic_write(path, lambda tmp: pq.write_table(arrow, tmp, compression="lz4", use_dictionary=False,
-                                                  write_page_checksum=True))
+    options = ({"compression": "zstd", "compression_level": 19, "use_dictionary": True} if compact
+               else {"compression": "lz4", "use_dictionary": False})
+    atomic_write(path, lambda tmp: pq.write_table(arrow, tmp, write_page_checksum=True, **options))
 
 
 def read_table(path: Path, name: str) -> pd.DataFrame:

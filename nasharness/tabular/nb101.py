@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..io import atomic_write_json, sha256_file
-from ..paths import cache_dir, require_files, resolve_data_dir
+from ..paths import cache_dir, explicit_data_dir, require_files, resolve_data_dir
 from ..spaces import nb101 as space
 from .base import Protocol, TabularBenchmark
 from .cache import Source, load_or_build, read_table, write_table
@@ -329,7 +329,8 @@ def sources(root: Path) -> list[Source]:
 
 
 def load(data_dir: str | Path | None = None, *, force: bool = False, full: bool | None = None) -> NB101:
-    """The full official table when prepared (``full`` None or True), else the staged slices."""
+    """The full official table when prepared (``full`` None or True), else the staged slices: converted from the
+    sources when a data root is named or a rebuild is forced, else the table shipped with the package."""
     table_path, meta_path = full_table_paths()
     if full is not False and table_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
@@ -338,6 +339,11 @@ def load(data_dir: str | Path | None = None, *, force: bool = False, full: bool 
     if full:
         raise DataError("the full NAS-Bench-101 table is not prepared; run `nasharness bench prepare 101 --source "
                         "nasbench_only108.tfrecord` first.")
-    root = resolve_data_dir(data_dir)
+    root = explicit_data_dir(data_dir)
+    if root is None and not force:  # no data root named: the slices' table shipped with the package
+        from ..bundled import shipped_table  # noqa: PLC0415
+
+        return NB101(*shipped_table("nb101", FORMAT_VERSION))
+    root = root or resolve_data_dir(data_dir)
     table, meta = load_or_build("nb101", root, sources(root), build_slices, FORMAT_VERSION, force=force)
     return NB101(table, meta)
