@@ -33,10 +33,12 @@ def tiny_config(method: str, bench: str, tmp_path, **kw) -> nh.RunConfig:
 
 @pytest.mark.parametrize("method", METHODS.names())
 @pytest.mark.parametrize("bench", ["201", "101"])
-def test_conformance(tmp_path, mlflow_uri, method, bench):
+def test_conformance(tmp_path, mlflow_uri, method, bench, request):
     cls = METHODS.factory(method)
     if bench not in cls.benchmarks:
         pytest.skip(f"{method} does not run on NAS-Bench-{bench}")
+    if getattr(cls, "kind", "") in ("one-shot", "differentiable"):
+        request.getfixturevalue("cifar10_images")
     r = nh.run(tiny_config(method, bench, tmp_path, tracking_uri=mlflow_uri, experiment=f"conf-{method}-{bench}"))
     assert r.method == method and r.tracking.get("run_id"), r.tracking
     truths = r.protocol["ranking_truths"]
@@ -58,7 +60,7 @@ def test_conformance(tmp_path, mlflow_uri, method, bench):
 
 
 @pytest.mark.parametrize("method", ["spos", "fairnas"])
-def test_one_shot_same_seed_same_metrics(tmp_path, method):
+def test_one_shot_same_seed_same_metrics(tmp_path, method, cifar10_images):
     def once(seed, sub):
         r = nh.run(tiny_config(method, "201", tmp_path / sub, seed=seed, tracking=False))
         return r.chosen, r.truth, r.ranking, r.extra, [

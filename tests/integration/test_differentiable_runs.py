@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 import nasharness as nh
 from nasharness.tracking import mlflow_key
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cifar10_images")]
 
 TINY = {"channels": "4", "cells_per_stage": "1", "epochs": "2", "batch_size": "64", "n_train": "256",
         "n_valid": "128", "layers": "3", "channels_last": "false"}

@@ -97,6 +97,7 @@ def test_a_run_beyond_the_subset_names_the_fetch_command(no_data_root, tmp_path)
                     overrides={"n_train": "6000", "epochs": "1"})
     with pytest.raises(DataError, match="nasharness data fetch cifar10"):
         api.run(cfg)
+    assert not list(tmp_path.rglob("config.json")), "a refused run left a run directory behind"
 
 
 def test_damaged_package_data_is_refused(tmp_path, monkeypatch):

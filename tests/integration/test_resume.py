@@ -29,7 +29,7 @@ def _comparable(result_json):
         "trajectory": [{k: v for k, v in p.items() if "wall" not in k} for p in r["trajectory"]]}
 
 
-def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path, cifar10_images):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ref = subprocess.run(_cmd(tmp_path / "ref", "--set", "threads=1"), env=env, capture_output=True, text=True)
     assert ref.returncode == 0, ref.stderr

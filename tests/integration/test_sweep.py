@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 from nasharness.cli import cli
 from nasharness.compare import aggregate, records_from_dirs, records_from_mlflow
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cifar10_images")]
 
 TINY = """
 suite: tiny
@@ -35,7 +35,7 @@ def _invoke(args):
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory):
+def swept(tmp_path_factory, cifar10_images):
     tmp = tmp_path_factory.mktemp("sweep")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     # predictor-mse on NB101 with 100,000 training archs cannot run: that cell must fail, the rest go on
