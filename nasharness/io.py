@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import _compat_pickle
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -121,3 +123,61 @@ def load_plain_torch_save(path: str | os.PathLike) -> Any:
             f"cannot read {str(path)!r} as a torch.save archive of plain data ({type(exc).__name__}: {exc}). "
             f"The file is truncated or corrupt; restore it from the copy described in its PROVENANCE.md."
         ) from exc
+
+
+# ---- benchmark result pickles (NAS-Bench-201 .pth, NATS-Bench .pickle.pbz2) ---------------------------------------
+#: Containers those files are built from, on top of the numpy/pandas data classes above. ``OrderedDict``, ``set`` and
+#: ``frozenset`` only build containers from the values the pickle hands them; none of them runs code.
+_RESULTS_EXTRA = frozenset({("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset")})
+
+
+def results_global(module: str, name: str) -> Any:
+    """Resolve a global named in a benchmark-results pickle if it is on the allow-list, else raise UnpicklingError.
+
+    The allow-list is :class:`_AllowListUnpickler`'s (numpy array/scalar reconstruction, pandas frames, ``slice``,
+    ``_codecs.encode``) plus :data:`_RESULTS_EXTRA`. Python 2 spellings that protocol 0-2 pickles use
+    (``__builtin__.set``) are mapped to their Python 3 names first; the check is on the mapped name, so the mapping
+    cannot admit anything the list does not name.
+    """
+    m, n = _compat_pickle.NAME_MAPPING.get((module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name))
+    a = _AllowListUnpickler
+    if not ((m in a._NUMPY_MODULES and n in a._NUMPY) or (m, n) in a._PANDAS | a._OTHER | _RESULTS_EXTRA):
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy.core.* under numpy 2
+        return getattr(importlib.import_module(m), n)
+
+
+class _ResultsUnpickler(_AllowListUnpickler):
+    """:class:`_AllowListUnpickler` that also admits the containers in :data:`_RESULTS_EXTRA` (see
+    :func:`results_global`). Persistent ids (torch tensor storages) stay refused."""
+
+    def find_class(self, module: str, name: str):
+        return results_global(module, name)
+
+
+def load_results_pickle(f: Any, source: str | os.PathLike) -> Any:
+    """Load one benchmark-results pickle from the open binary stream ``f`` (e.g. ``bz2.open(path)``), executing
+    nothing: only the globals :func:`results_global` allows are resolved. Damage and refused globals raise
+    :class:`DataError` naming ``source``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return _ResultsUnpickler(f).load()
+    except pickle.UnpicklingError as exc:
+        if str(exc).startswith("refusing"):
+            raise DataError(
+                f"{str(source)!r} is not plain benchmark data: {exc}. Loading it would let the file run code, so it "
+                f"is refused; only numpy/pandas data and plain containers are accepted. Use the original download "
+                f"of the benchmark file."
+            ) from exc
+        raise _damaged_results(source, exc) from exc
+    except (EOFError, ValueError, TypeError, AttributeError, ImportError, KeyError, IndexError, OSError) as exc:
+        raise _damaged_results(source, exc) from exc
+
+
+def _damaged_results(source: str | os.PathLike, exc: BaseException) -> DataError:
+    return DataError(
+        f"cannot read {str(source)!r} as a benchmark-results pickle ({type(exc).__name__}: {exc}). The file is "
+        f"truncated or corrupt; download it again."
+    )

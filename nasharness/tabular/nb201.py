@@ -20,19 +20,18 @@ Where sources disagree, the rule (and its test) is:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import CacheError, DataError
-from ..io import load_data_pickle, load_plain_torch_save, sha256_file
-from ..paths import cache_dir, explicit_data_dir, require_files, resolve_data_dir
+from ..errors import DataError
+from ..io import load_data_pickle, load_plain_torch_save
+from ..paths import explicit_data_dir, require_files, resolve_data_dir
 from ..spaces import nb201 as space
 from .base import Protocol, TabularBenchmark
-from .cache import Source, load_or_build, read_table
+from .cache import Source, load_or_build
 
 FORMAT_VERSION = 2
 N = space.N_ARCHS
@@ -281,35 +280,16 @@ def sources(root: Path) -> list[Source]:
     return [Source(r, root / r, KNOWN_SHA256.get(r)) for r in rel]
 
 
-def load_prepared():
-    """``(table, meta)`` of the table converted from an official file by ``bench prepare 201 --source``, or None."""
-    table_path, meta_path = cache_dir() / "nb201-official.parquet", cache_dir() / "nb201-official.json"
-    if not (table_path.exists() and meta_path.exists()):
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CacheError(f"the sidecar {str(meta_path)!r} of the NB201 table prepared from the official file is "
-                         f"unreadable ({exc}). Re-run `nasharness bench prepare 201 --source PATH`, or delete "
-                         f"{table_path.name} and its sidecar to use the table shipped with the package.") from exc
-    sha = sha256_file(table_path)
-    if sha != meta.get("table_sha256"):
-        raise CacheError(f"the NB201 table prepared from the official file, {str(table_path)!r}, has sha256 {sha} "
-                         f"but its sidecar records {meta.get('table_sha256')}: it is damaged. Re-run `nasharness "
-                         f"bench prepare 201 --source PATH`, or delete it to use the table shipped with the package.")
-    meta["cache"] = {"path": str(table_path), "hit": True}
-    return read_table(table_path, "nb201-official"), meta
-
-
 def load(data_dir: str | Path | None = None, *, force: bool = False) -> NB201:
     """The NB201 table: converted from the sources when a data root is named (``data_dir``,
     ``NASHARNESS_DATA_DIR``) or a rebuild is forced; else the table prepared from an official file
     (``bench prepare 201 --source``) when there is one; else the table shipped with the package."""
     root = explicit_data_dir(data_dir)
     if root is None and not force:
-        prepared = load_prepared()
-        if prepared is not None:
-            return NB201(*prepared)
+        from .nb201_official import load_official, official_table_paths  # noqa: PLC0415
+
+        if all(p.exists() for p in official_table_paths()):
+            return load_official()
         from ..bundled import shipped_table  # noqa: PLC0415
 
         return NB201(*shipped_table("nb201", FORMAT_VERSION))
