@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import RunConfig
-from .envinfo import MemoryMonitor, environment, peak_rss_mb, reset_peak_rss
+from .envinfo import MemoryMonitor, environment, peak_rss_mb, pin_deterministic, pin_kernel_env, reset_peak_rss
 from .errors import UserError
 from .io import atomic_write_json
 from .methods.base import SearchContext
@@ -24,7 +24,10 @@ from .tracking import MLflowTracker, NullTracker
 
 
 def check_config(config: RunConfig):
-    """Resolve and cross-check the plugin names of a config (cheap; no data is loaded)."""
+    """Resolve and cross-check the plugin names of a config (cheap; no data is loaded). In deterministic mode the
+    kernel ISA is pinned first, before the method's module imports torch."""
+    if config.deterministic:
+        pin_kernel_env()
     load_plugins()
     method_cls = get_method(config.method)
     bench = BENCHMARKS.canonical(config.bench)
@@ -55,7 +58,7 @@ def _prepare_run_dir(config: RunConfig, method: str, bench: str, dataset: str) -
                     saved = json.loads(cfg.read_text())
                 except ValueError:
                     continue
-                if saved == key:
+                if {"deterministic": False, **saved} == key:  # runs from before the option match its default
                     return d
     if config.resume:
         raise UserError(f"--resume found no unfinished run with this configuration under {str(out)!r}; run without "
@@ -95,15 +98,16 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
         status: Callable[[str], None] | None = None) -> RunResult:
     """Run one search on one benchmark, score it against the table's truth, write and log the result."""
     method_cls, bench_name = check_config(config)
+    pin_notes = pin_deterministic() if config.deterministic else []  # after check_config pinned the kernel ISA
     reset_peak_rss()  # this run's own peak, also when a sweep runs many in one process
     mem = MemoryMonitor().__enter__()
     try:
-        return _run(config, method_cls, bench_name, mem, progress, status)
+        return _run(config, method_cls, bench_name, mem, progress, status, pin_notes)
     finally:
         mem.__exit__()
 
 
-def _run(config, method_cls, bench_name, mem, progress, status) -> RunResult:
+def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> RunResult:
     say = status or (lambda msg: None)
     phases: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -143,7 +147,7 @@ def _run(config, method_cls, bench_name, mem, progress, status) -> RunResult:
 
     t0 = time.perf_counter()
     mem.phase("evaluate")
-    notes = list(outcome.notes)
+    notes = [*pin_notes, *outcome.notes]
     if getattr(bench, "tabular", True):
         scored = _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench_name, run_dir, notes)
     else:  # a space without a table: the method's own measurements are the truth
@@ -173,7 +177,8 @@ def _run(config, method_cls, bench_name, mem, progress, status) -> RunResult:
                   "space_size": bench.space_size, **outcome.params},
         chosen=scored["chosen"], truth=scored["truth"], regret=scored["regret"], ranking=scored["ranking"],
         costs=costs, n_evaluated=int(len(outcome.scored)),
-        notes=notes, trajectory=outcome.trajectory, config=config.to_dict(), env=environment(),
+        notes=notes, trajectory=outcome.trajectory, config=config.to_dict(),
+        env=environment(images_sha256=outcome.params.get("images_sha256"), deterministic=config.deterministic),
         extra=dict(outcome.metrics), artifacts=scored["artifacts"],
     )
     if rank != 0:  # data-parallel worker: rank 0 writes and logs the (identical) result
@@ -354,15 +359,27 @@ def bench_query(name: str, arch: str, metrics: list[str] | None = None, data_dir
 
 def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force: bool = False,
                   progress=None) -> dict:
-    """Convert a benchmark's sources into the cache (``source``: an official NB101 .tfrecord)."""
+    """Convert a benchmark's sources into the cache: the staged sources under the data root, or (``source``) an
+    official file — NB101's ``.tfrecord``, NB201's ``.pth`` or NATS-Bench's ``NATS-tss-v1_0-3ffb9-simple`` folder."""
     canonical = BENCHMARKS.canonical(name)
     if source is not None:
-        if canonical != "101":
-            raise UserError(f"--source is for the official NAS-Bench-101 file; benchmark {canonical!r} converts the "
-                            f"staged sources under --data-dir.")
-        from .tabular import nb101  # noqa: PLC0415
+        if canonical == "101":
+            from .tabular import nb101  # noqa: PLC0415
 
-        return nb101.prepare_full(source, progress=progress)
+            return nb101.prepare_full(source, progress=progress)
+        if canonical == "201":
+            from .bundled import shipped_table  # noqa: PLC0415
+            from .paths import explicit_data_dir  # noqa: PLC0415
+            from .tabular import nb201, nb201_official  # noqa: PLC0415
+
+            # the columns the official file lacks (HELP latencies, raw source values) come from the staged table
+            root = explicit_data_dir(data_dir)
+            base = (nb201.load(root, force=force).table if root is not None
+                    else shipped_table("nb201", nb201.FORMAT_VERSION)[0])
+            meta = nb201_official.prepare_official(source, base=base, progress=progress)
+            meta["cache"] = {"path": str(nb201_official.official_table_paths()[0]), "hit": False}
+            return meta
+        raise UserError(f"--source is for an official NAS-Bench-101 or -201 file; benchmark {canonical!r} has none.")
     bench = get_benchmark(canonical, data_dir, force=force)
     if not getattr(bench, "tabular", True):
         raise UserError(f"{canonical!r} is a search space without a table: there is nothing to prepare.")
@@ -397,7 +414,7 @@ def report(baseline: str | Path, *, current: str | Path | None = None, update_ba
     ``runs/sweeps/<baseline file stem>``) with the baseline CSV. ``update_baseline`` rewrites the baseline."""
     from .compare import aggregate, read_table_csv, records_from_dirs, render  # noqa: PLC0415
     from .io import atomic_write_text  # noqa: PLC0415
-    from .regression import compare_to_baseline, failed, to_markdown  # noqa: PLC0415
+    from .regression import compare_to_baseline, environment_note, failed, to_markdown  # noqa: PLC0415
 
     baseline = Path(baseline)
     current = Path(current) if current else Path("runs/sweeps") / baseline.stem
@@ -412,8 +429,10 @@ def report(baseline: str | Path, *, current: str | Path | None = None, update_ba
         md = f"Baseline {baseline} rewritten from {current} ({len(table)} rows).\n"
         out = ReportOutcome(md, [], [], table, str(baseline), str(current), updated=True)
     else:
-        rows = compare_to_baseline(read_table_csv(baseline), table)
-        out = ReportOutcome(to_markdown(rows), failed(rows), rows, table, str(baseline), str(current))
+        base_table = read_table_csv(baseline)
+        rows = compare_to_baseline(base_table, table)
+        out = ReportOutcome(to_markdown(rows, environment_note(base_table, table)), failed(rows), rows, table,
+                            str(baseline), str(current))
     if html_dir:
         from .report.html import write_html  # noqa: PLC0415
 

@@ -50,10 +50,39 @@ def cli():
     """Benchmark NAS methods honestly: ranking correlation and cost, logged to MLflow."""
 
 
+def _method_names() -> list[str]:
+    """Method names without importing the methods (torch): the built-in table plus anything registered so far."""
+    from .methods import BUILTIN_NAMES  # noqa: PLC0415
+    from .plugins import METHODS  # noqa: PLC0415
+
+    return sorted({*BUILTIN_NAMES, *METHODS.registered()})
+
+
+def _bench_datasets() -> dict[str, tuple[str, ...]]:
+    """Each registered benchmark's datasets, the first being the default (the benchmark registry is torch-free)."""
+    from .plugins import BENCHMARKS  # noqa: PLC0415
+
+    return {name: tuple(getattr(BENCHMARKS.factory(name), "datasets", ())) for name in BENCHMARKS.names()}
+
+
+def _format_option(default: str = "table"):
+    from .terminal import FORMATS  # noqa: PLC0415
+
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
+                        help="table: a table (full width when stdout is not a terminal); md, csv, json: for files "
+                             "and scripts.")
+
+
+METHOD_HELP = f"Search method: {', '.join(_method_names())} (see `nasharness methods list`)."
+BENCH_HELP = f"Benchmark: {', '.join(_bench_datasets())} (see `nasharness bench list`)."
+DATASET_HELP = "Dataset (default: the benchmark's first): " + "; ".join(
+    f"{b}: {', '.join(ds)}" for b, ds in _bench_datasets().items()) + "."
+
+
 @cli.command()
-@click.option("--method", "-m", required=True, help="Search method (see `nasharness methods list`).")
-@click.option("--bench", "-b", required=True, help="Benchmark: 201 or 101 (see `nasharness bench list`).")
-@click.option("--dataset", "-d", default=None, help="Dataset (201: cifar10, cifar100, ImageNet16-120; 101: cifar10).")
+@click.option("--method", "-m", required=True, metavar="NAME", help=METHOD_HELP)
+@click.option("--bench", "-b", required=True, metavar="NAME", help=BENCH_HELP)
+@click.option("--dataset", "-d", default=None, help=DATASET_HELP)
 @click.option("--budget", type=click.Choice(BUDGET_NAMES), default="ci", show_default=True,
               help="Named budget: ci (small, CPU) or paper (published scale).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
@@ -80,11 +109,14 @@ def cli():
               "this many multiply-adds at 224x224 (e.g. 350M).")
 @click.option("--train-derived", is_flag=True, help="Differentiable search on the DARTS space: also train the derived "
               "network from scratch at the budget's training recipe and report its test accuracy.")
+@click.option("--deterministic", is_flag=True, help="Pin one thread, AVX2 kernels and deterministic algorithms: the "
+              "same numbers on any x86-64 machine and thread setting, at a cost in speed "
+              "(docs/reproducibility.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_dir, tracking_uri, experiment,
-        no_tracking, out_dir, n_boot, overrides, device, dataset_root, resume, max_madds, train_derived, as_json,
-        quiet):
+        no_tracking, out_dir, n_boot, overrides, device, dataset_root, resume, max_madds, train_derived, deterministic,
+        as_json, quiet):
     """Run one search method on one benchmark and score its ranking against the table's truth."""
     parsed = _parse_sets(overrides)
     if max_madds is not None:
@@ -94,22 +126,25 @@ def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_d
     config = RunConfig(method=method, bench=bench, dataset=dataset, budget=budget, seed=seed, data_dir=data_dir,
                        tracking=not no_tracking, tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir,
                        max_archs=max_archs, max_sim_seconds=max_sim_seconds, n_boot=n_boot, quiet=quiet,
-                       overrides=parsed, device=device, dataset_root=dataset_root, resume=resume)
+                       overrides=parsed, device=device, dataset_root=dataset_root, resume=resume,
+                       deterministic=deterministic)
     import os  # noqa: PLC0415
 
     worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker other than rank 0: rank 0 reports
-    console = _console(quiet or worker)
-    result = _run_with_progress(config, console)
+    result = _run_with_progress(config, quiet or worker)
     if worker:
         return
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
-    from rich.console import Console  # noqa: PLC0415
-
     from .report_text import print_summary  # noqa: PLC0415
 
-    print_summary(result, Console())  # the summary goes to stdout even with --quiet (which silences progress)
+    print_summary(result)  # the summary goes to stdout even with --quiet (which silences progress)
+    from .baseline import compare_with_baseline  # noqa: PLC0415
+
+    line = compare_with_baseline(result)
+    if line:
+        click.echo(line)
 
 
 def _parse_sets(items) -> dict:
@@ -146,26 +181,21 @@ def _parse_sets(items) -> dict:
 def train(arch, bench, budget, seed, overrides, device, data_dir, dataset_root, tracking_uri, experiment, no_tracking,
           out_dir, resume, as_json, quiet):
     """Train one DARTS-space architecture from scratch on CIFAR-10 and report its test accuracy and size."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
-
+    from .terminal import ProgressReporter  # noqa: PLC0415
     from .train import train_arch  # noqa: PLC0415
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=_console(quiet), transient=True, disable=quiet) as bar:
-        task = bar.add_task("training", total=None)
+    with ProgressReporter(quiet=quiet) as reporter:
+        reporter.status("training")
         result = train_arch(arch, bench=bench, budget=budget, seed=seed, overrides=_parse_sets(overrides),
                             device=device, data_dir=data_dir, dataset_root=dataset_root, out_dir=out_dir,
                             tracking=not no_tracking, tracking_uri=tracking_uri, experiment=experiment,
-                            resume=resume, progress=lambda d, t: bar.update(task, completed=d, total=t),
-                            status=lambda m: bar.update(task, description=m))
+                            resume=resume, **reporter.callbacks())
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
-    from rich.console import Console  # noqa: PLC0415
-
     from .report_text import print_summary  # noqa: PLC0415
 
-    print_summary(result, Console())
+    print_summary(result)
 
 
 @cli.command()
@@ -190,22 +220,19 @@ def train(arch, bench, budget, seed, overrides, device, data_dir, dataset_root, 
 def verify(model, val_dataset_root, pretrained_path, device, batch_size, synsets, max_per_class, tracking_uri,
            experiment, no_tracking, out_dir, as_json, quiet):
     """Top-1/top-5 of a published ImageNet model on an ImageNet-layout validation folder (the papers' verify.py)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
-
+    from .terminal import ProgressReporter, fmt_value  # noqa: PLC0415
     from .verify import verify as run_verify  # noqa: PLC0415
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=_console(quiet), transient=True, disable=quiet) as bar:
-        task = bar.add_task("evaluating", total=None)
+    with ProgressReporter(quiet=quiet) as reporter:
+        reporter.status(f"evaluating {model}")
         result = run_verify(model, val_dataset_root, pretrained_path, device=device, batch_size=batch_size,
                             synsets=synsets, max_per_class=max_per_class, out_dir=out_dir, tracking=not no_tracking,
-                            tracking_uri=tracking_uri, experiment=experiment,
-                            progress=lambda d, t: bar.update(task, completed=d, total=t))
+                            tracking_uri=tracking_uri, experiment=experiment, progress=reporter.progress)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
     for name, v in result.truth.items():
-        click.echo(f"{name}: {v:.3f}")
+        click.echo(f"{name}: {fmt_value(name, v)}")
     for note in result.notes:
         click.echo(f"note: {note}")
     click.echo(f"result: {result.run_dir}/result.json")
@@ -235,22 +262,14 @@ def imagenet_prepare_val(root, labels, meta, synsets):
                         f"{', '.join(out['missing_examples'])}); they are missing from {root!r}.")
 
 
-def _run_with_progress(config: RunConfig, console):
-    """A rich progress bar for long phases (training steps, evaluated archs) with a status line."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+def _run_with_progress(config: RunConfig, quiet: bool):
+    """Progress of the long phases (training steps, evaluated archs) with their status: a bar in a terminal, plain
+    lines with step and ETA otherwise (:class:`nasharness.terminal.ProgressReporter`)."""
+    from .terminal import ProgressReporter  # noqa: PLC0415
 
     api.check_config(config)  # name errors before any progress output
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True, disable=config.quiet) as bar:
-        task = bar.add_task("starting", total=None)
-
-        def status(msg: str) -> None:
-            bar.update(task, description=msg, completed=0, total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        return api.run(config, progress=progress, status=status)
+    with ProgressReporter(quiet=quiet) as reporter:
+        return api.run(config, **reporter.callbacks())
 
 
 @cli.group()
@@ -270,23 +289,30 @@ def bench_list():
 @bench.command("info")
 @click.argument("name")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def bench_info(name, data_dir, as_json):
+@_format_option()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON (the same as --format json).")
+def bench_info(name, data_dir, fmt, as_json):
     """Coverage of a benchmark and how many architectures have each metric."""
+    from .terminal import Column, Table, fmt_num, print_table  # noqa: PLC0415
+
     info = api.bench_info(name, data_dir)
-    if as_json:
+    if as_json or fmt == "json":
         click.echo(json.dumps(info, indent=2))
         return
     if "architectures_present" not in info:  # a space without a table
         for k, v in info.items():
-            click.echo(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}")
+            click.echo(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else fmt_num(v, 'count')}")
         return
-    click.echo(f"{info['benchmark']}: {info['architectures_present']:,} of {info['space_size']:,} architectures "
-               f"present ({100 * info['coverage']:.2f}% coverage); datasets: {', '.join(info['datasets'])}")
-    click.echo(f"table: {info['cache']} ({info['table']})")
-    click.echo("metric (architectures that have it):")
+    if fmt != "csv":
+        click.echo(f"{info['benchmark']}: {fmt_num(info['architectures_present'], 'count')} of "
+                   f"{fmt_num(info['space_size'], 'count')} architectures present ({100 * info['coverage']:.2f}% "
+                   f"coverage); datasets: {', '.join(info['datasets'])}")
+        click.echo(f"table: {info['cache']} ({info['table']})")
+    table = Table([Column("metric", no_wrap=True), Column("architectures that have it", kind="count",
+                                                          justify="right")])
     for m, n in info["metrics"].items():
-        click.echo(f"  {m:45s} {n:>8,}")
+        table.add_row(m, n)
+    print_table(table, fmt)
 
 
 @bench.command("query")
@@ -294,18 +320,30 @@ def bench_info(name, data_dir, as_json):
 @click.argument("arch")
 @click.option("--metric", "metrics", multiple=True, help="Metric(s) to show (default: all).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
-def bench_query(name, arch, metrics, data_dir):
-    """Look up one architecture: ARCH is an index, an NB201 arch string or an NB101 spec hash."""
+@_format_option()
+def bench_query(name, arch, metrics, data_dir, fmt):
+    """Look up one architecture: ARCH is an index, an NB201 arch string or an NB101 spec hash. Values are rounded to
+    the digits they carry (accuracies 2 decimals, counts integers); --format json gives them unrounded."""
+    from .terminal import Column, Table, json_value, kind_of, print_table  # noqa: PLC0415
+
     row = api.bench_query(name, arch, list(metrics), data_dir)
+    if fmt == "json":
+        click.echo(json.dumps({k: json_value(v, kind_of(k)) for k, v in row.items()}, indent=2, default=str))
+        return
+    if fmt == "table":  # the arch string on a line of its own: whole, whatever the terminal's width
+        click.echo(f"index {row.pop('index')}  arch {row.pop('arch')}")
+    table = Table([Column("metric", no_wrap=True), Column("value", justify="right")])
     for k, v in row.items():
-        click.echo(f"{k:45s} {v}")
+        table.add_row(k, v, kinds=[None, k])
+    print_table(table, fmt)
 
 
 @bench.command("prepare")
 @click.argument("name")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--source", type=click.Path(dir_okay=False), default=None,
-              help="NB101 only: the official nasbench_only108.tfrecord or nasbench_full.tfrecord.")
+@click.option("--source", type=click.Path(), default=None,
+              help="An official file: NB101's nasbench_only108.tfrecord / nasbench_full.tfrecord, NB201's "
+                   "NAS-Bench-201-v1_1-096897.pth (or v1.0) or NATS-Bench's NATS-tss-v1_0-3ffb9-simple folder.")
 @click.option("--force", is_flag=True, help="Rebuild the cache even if it is up to date (or damaged).")
 @click.option("--quiet", "-q", is_flag=True)
 def bench_prepare(name, data_dir, source, force, quiet):
@@ -323,22 +361,26 @@ def methods():
 
 
 @methods.command("list")
-def methods_list():
-    """List registered methods with what they run on."""
+@_format_option()
+def methods_list(fmt):
+    """List registered methods: what each does (its docstring's first sentence) and the benchmarks it runs on."""
     from .plugins import METHODS, load_plugins  # noqa: PLC0415
+    from .terminal import Column, Table, first_sentence, print_table  # noqa: PLC0415
 
     load_plugins()
+    table = Table([Column("method", no_wrap=True), Column("what it does"), Column("benchmarks", max_width=18)])
     for name in METHODS.names():
         cls = METHODS.factory(name)
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{name:12s} benchmarks: {','.join(getattr(cls, 'benchmarks', ()))}  {doc}")
+        table.add_row(name, first_sentence(cls.__doc__), ", ".join(getattr(cls, "benchmarks", ())))
+    print_table(table, fmt)
 
 
 @cli.command()
 @click.argument("suite_file", type=click.Path(dir_okay=False))
 @click.option("--out-dir", default="runs/sweeps", show_default=True, help="Sweep directories go here (<out>/<suite>).")
 @click.option("--force", is_flag=True, help="Re-run cells that are already done.")
-@click.option("--only", "only", multiple=True, metavar="METHOD", help="Run only these methods' cells.")
+@click.option("--only", "only", multiple=True, metavar="METHOD",
+              help=f"Run only these methods' cells ({', '.join(_method_names())}).")
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or local).")
 @click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (run directories are still written).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
@@ -348,28 +390,32 @@ def methods_list():
               "127.0.0.1).")
 @click.option("--cpus-per-cell", type=float, default=1, show_default=True, help="Ray: CPUs each cell needs.")
 @click.option("--gpus-per-cell", type=float, default=0, show_default=True, help="Ray: GPUs each cell needs.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output (cell lines included).")
 def sweep(suite_file, out_dir, force, only, tracking_uri, no_tracking, data_dir, backend, ray_address, cpus_per_cell,
-          gpus_per_cell):
+          gpus_per_cell, quiet):
     """Run every cell of a suite (benchmarks/ci.yaml, benchmarks/paper.yaml): one MLflow parent run, a child run per
     cell; done cells are skipped, a killed cell resumes, a failing cell is recorded and the rest go on (exit 1)."""
     from . import suite as suites  # noqa: PLC0415
+    from .compare import to_terminal  # noqa: PLC0415
     from .plugins import METHODS, load_plugins  # noqa: PLC0415
+    from .terminal import ProgressReporter, print_table  # noqa: PLC0415
 
     suite = suites.load_suite(suite_file)
     load_plugins()
     wanted = {METHODS.canonical(m) for m in only}
+    with ProgressReporter(quiet=quiet) as reporter:
 
-    def on_cell(cell, status, k, total):
-        click.echo(f"[{k}/{total}] {cell.id}: {status}", err=True)
+        def on_cell(cell, status, k, total):
+            reporter.note(f"[{k}/{total}] {cell.id}: {status}")
 
-    outcome = suites.sweep(suite, out_dir=out_dir, tracking=not no_tracking, tracking_uri=tracking_uri,
-                        data_dir=data_dir, force=force, only=(lambda c: c.method in wanted) if wanted else None,
-                        on_cell=on_cell, backend=backend, ray_address=ray_address,
-                        resources={"cpus": cpus_per_cell, "gpus": gpus_per_cell})
+        outcome = suites.sweep(suite, out_dir=out_dir, tracking=not no_tracking, tracking_uri=tracking_uri,
+                               data_dir=data_dir, force=force, only=(lambda c: c.method in wanted) if wanted else None,
+                               on_cell=on_cell, backend=backend, ray_address=ray_address,
+                               resources={"cpus": cpus_per_cell, "gpus": gpus_per_cell}, **reporter.callbacks())
     for line in outcome.unsupported:
         click.echo(f"not run (unsupported): {line}", err=True)
-    if outcome.summary:
-        click.echo(open(outcome.summary["md"]).read())
+    if outcome.table is not None:
+        print_table(to_terminal(outcome.table))
     click.echo(f"sweep {outcome.suite}: {len(outcome.done)} run, {len(outcome.skipped_done)} already done, "
                f"{len(outcome.failed)} failed -> {outcome.directory}" +
                (f"; MLflow parent run {outcome.parent_run_id}" if outcome.parent_run_id else ""))
@@ -385,13 +431,16 @@ def sweep(suite_file, out_dir, force, only, tracking_uri, no_tracking, data_dir,
 @click.option("--experiment", default=None, help="MLflow experiment (default: all).")
 @click.option("--suite", default=None, help="Only runs tagged with this suite.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only runs with this MLflow tag.")
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the table to this file.")
+@_format_option()
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the table to this file (in "
+              "--format; with the default table format: csv or json by the file's suffix, else md).")
 def compare(runs, tracking_uri, experiment, suite, tags, fmt, out):
-    """Side-by-side table of runs: one row per method x benchmark x dataset, mean ± std over seeds with n. RUNS are
-    run or sweep directories; without them, runs are read from the MLflow store."""
-    from .compare import render  # noqa: PLC0415
+    """Side-by-side table of runs: one row per method x benchmark x dataset, mean ± std over seeds with n (one
+    seed: the value and its bootstrap CI). RUNS are run or sweep directories; without them, runs are read from the
+    MLflow store."""
+    from .compare import render, to_terminal  # noqa: PLC0415
     from .io import atomic_write_text  # noqa: PLC0415
+    from .terminal import print_table  # noqa: PLC0415
 
     parsed = {}
     for t in tags:
@@ -401,10 +450,13 @@ def compare(runs, tracking_uri, experiment, suite, tags, fmt, out):
         parsed[k] = v
     table, _ = api.compare_runs(list(runs) or None, tracking_uri=tracking_uri, experiment=experiment, suite=suite,
                                 tags=parsed)
-    text = render(table, fmt)
     if out:
-        atomic_write_text(out, text)
-    click.echo(text)
+        suffix = out.rsplit(".", 1)[-1].lower() if "." in out else ""
+        atomic_write_text(out, render(table, fmt if fmt != "table" else suffix if suffix in ("csv", "json") else "md"))
+    if fmt == "table":
+        print_table(to_terminal(table))
+    else:
+        click.echo(render(table, fmt))
 
 
 @cli.command()
@@ -519,3 +571,69 @@ def data_info(dest, as_json):
                    + (f"; {info['note']}" if info.get("note") else ""))
     if info["partial_download_bytes"]:
         click.echo(f"  partial download: {info['partial_download_bytes']:,} bytes (the same fetch command resumes it)")
+
+
+# ------------------------------------------------------------------------------------------ cache info / cache clear
+
+
+@cli.group()
+def cache():
+    """The user cache (NASHARNESS_CACHE_DIR, else ~/.cache/nasharness): converted tables, decoded images, downloads."""
+
+
+@cache.command("info")
+@_format_option()
+def cache_info(fmt):
+    """Every file and folder in the user cache: what it is, its size, and what rebuilds it."""
+    from .paths import cache_dir  # noqa: PLC0415
+    from .terminal import Column, Table, fmt_bytes, print_table  # noqa: PLC0415
+    from .usercache import entries  # noqa: PLC0415
+
+    found = entries()
+    if fmt == "json":
+        click.echo(json.dumps({"cache_dir": str(cache_dir()), "entries": [e.to_dict() for e in found]}, indent=2))
+        return
+    table = Table([Column("name", no_wrap=True), Column("kind", no_wrap=True), Column("size", kind="bytes",
+                                                                                   justify="right"),
+                   Column("what it is"), Column("rebuilt by")])
+    for e in found:
+        table.add_row(e.name + ("/" if e.is_dir else ""), e.kind, e.size_bytes, e.what, e.rebuild)
+    if fmt in ("table", "md"):
+        total = sum(e.size_bytes for e in found)
+        click.echo(f"user cache {cache_dir()}: {len(found)} entries, {fmt_bytes(total)}"
+                   + ("" if found else " (empty)"))
+    if found or fmt == "csv":
+        print_table(table, fmt)
+    if fmt == "table" and found:
+        click.echo("remove with `nasharness cache clear [--what tables|images|fetched|other|all]` (all: tables and "
+                   "images; fetched data only when named)")
+
+
+@cache.command("clear")
+@click.option("--what", "what", multiple=True, type=click.Choice(["tables", "images", "fetched", "other", "all"]),
+              default=("all",), show_default=True,
+              help="What to remove (repeatable): tables, images, other (leftovers, unrecognised files), fetched "
+                   "(downloads: only when named, they cost a download), all (tables and images).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def cache_clear(what, yes):
+    """Remove caches; each is rebuilt when next needed (`nasharness cache info` says by what)."""
+    from .paths import cache_dir  # noqa: PLC0415
+    from .terminal import fmt_bytes  # noqa: PLC0415
+    from .usercache import clear, entries, parse_what  # noqa: PLC0415
+
+    kinds = parse_what(what)
+    doomed = [e for e in entries() if e.kind in kinds]
+    if not doomed:
+        click.echo(f"nothing to remove ({', '.join(kinds)}) in {cache_dir()}")
+    else:
+        size = fmt_bytes(sum(e.size_bytes for e in doomed))
+        if not yes:
+            for e in doomed:
+                click.echo(f"  {e.name}{'/' if e.is_dir else ''}  ({e.kind}, {fmt_bytes(e.size_bytes)})")
+            click.confirm(f"remove these {len(doomed)} entries ({size}) from {cache_dir()}?", abort=True)
+        removed, _ = clear(kinds)
+        click.echo(f"removed {len(removed)} entries ({size}) from {cache_dir()}")
+    kept = [e for e in entries() if e.kind == "fetched"]
+    if kept and "fetched" not in kinds:
+        click.echo(f"kept the fetched data ({', '.join(e.name + '/' for e in kept)}, "
+                   f"{fmt_bytes(sum(e.size_bytes for e in kept))}): remove it with --what fetched")

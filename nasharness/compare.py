@@ -33,9 +33,13 @@ METRICS = [
 ]
 #: Columns a comparison CSV may lack (written before they existed); read as NaN.
 OPTIONAL = {"skip_connects"}
+#: Ranking metrics with a bootstrap CI: a one-seed row shows it (``<m>_ci_low``, ``<m>_ci_high``) instead of a spread
+#: over seeds that does not exist. The CSV (the regression baseline's format) does not carry these columns.
+CI_METRICS = ("kendall_tau", "spearman")
+CI_COLUMNS = tuple(f"{m}_ci_{end}" for m in CI_METRICS for end in ("low", "high"))
 
 
-def _record(meta: dict, final: str, truths: list[str], value, source: str) -> dict:
+def _record(meta: dict, final: str, truths: list[str], value, source: str, env: str = "") -> dict:
     """One flat record. ``value(name)`` returns a canonical metric (``RunResult.flat_metrics`` names) or NaN; the
     headline truth is ``final`` when the run ranked against it, else its first ranking truth."""
     t = final if math.isfinite(value(f"rank/{final}/kendall_tau")) else truths[0]
@@ -48,7 +52,8 @@ def _record(meta: dict, final: str, truths: list[str], value, source: str) -> di
         "chosen_acc": value(f"chosen/{final}"), "search_wall_s": value("cost/search/wall_s"),
         "total_wall_s": value("cost/total/wall_s"), "sim_train_s": value("cost/simulated_train_s"),
         "peak_mem_mb": value("cost/peak_mem_mb"), "skip_connects": value("search/derived/skip_connects"),
-        "source": source,
+        "source": source, "env": env,
+        **{f"{m}_ci_{end}": value(f"rank/{t}/{m}/ci_{end}") for m in CI_METRICS for end in ("low", "high")},
     }
 
 
@@ -60,7 +65,7 @@ def record_from_result(d: dict, source: str = "") -> dict:
     final = d["protocol"]["final"]
     return _record(d, final, d["protocol"].get("ranking_truths") or [final],
                    lambda name: math.nan if flat.get(name) is None else float(flat[name]),
-                   source or d.get("run_dir") or "")
+                   source or d.get("run_dir") or "", str((d.get("env") or {}).get("fingerprint", "")))
 
 
 def records_from_dirs(paths: list[str | Path]) -> list[dict]:
@@ -116,7 +121,7 @@ def records_from_mlflow(tracking_uri: str | None, experiment: str | None = None,
         final = p["protocol/final"]
         truths = ast.literal_eval(p.get("protocol/ranking_truths", "[]")) or [final]  # logged as str(list)
         out.append(_record(p, final, truths, lambda name, m=m: m.get(mlflow_key(name), math.nan),
-                           f"mlflow:{run.info.run_id}"))
+                           f"mlflow:{run.info.run_id}", p.get("env/fingerprint", "")))
     return out
 
 
@@ -132,11 +137,16 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row["n_seeds"] = len(g)
         row["seeds"] = ",".join(str(s) for s in sorted(g["seed"]))
         row["n_archs"] = int(g["n_archs"].min())
+        # the numeric environments (envinfo.fingerprint) the seeds ran in: more than one means the spread mixes
+        # seed noise with environment noise
+        row["environments"] = ",".join(sorted({str(e) for e in g.get("env", []) if isinstance(e, str) and e}))
         for col, _, _ in METRICS:
             v = g[col].astype(float).to_numpy() if col in g else np.array([])  # records from before a column
             v = v[np.isfinite(v)]
             row[f"{col}_mean"] = float(v.mean()) if len(v) else math.nan
             row[f"{col}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0 if len(v) else math.nan
+        for c in CI_COLUMNS:  # a single seed's bootstrap CI (with more seeds the spread over seeds is shown)
+            row[c] = float(g[c].iloc[0]) if len(g) == 1 and c in g else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -146,29 +156,74 @@ def compare_dirs(paths: list[str | Path]) -> pd.DataFrame | None:
     return aggregate(recs) if recs else None
 
 
-def _fmt(mean: float, std: float, col: str) -> str:
+def _digits(col: str) -> int:
+    return 3 if col in ("kendall_tau", "spearman", "precision@10") else 2 if col in ("regret", "chosen_acc") \
+        else 1 if col.endswith("wall_s") else 0
+
+
+def _fmt(mean: float, std: float, col: str, n_seeds: int | None = None, ci: tuple | None = None) -> str:
+    """``mean ± std`` over seeds; with one seed (``n_seeds == 1``) the value alone, with its bootstrap CI ``ci``
+    (low, high) where there is one: no ``± 0.000`` for a spread that was never measured."""
+    from .terminal import fmt_num  # noqa: PLC0415
+
     if not math.isfinite(mean):
         return "–"
-    digits = 3 if col in ("kendall_tau", "spearman", "precision@10") else 2 if col in ("regret", "chosen_acc") \
-        else 1 if col.endswith("wall_s") else 0
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    d = _digits(col)
+    if n_seeds == 1:
+        lo, hi = ci or (math.nan, math.nan)
+        both = math.isfinite(lo) and math.isfinite(hi)
+        return fmt_num(mean, digits=d) + (f" [{fmt_num(lo, digits=d)}, {fmt_num(hi, digits=d)}]" if both else "")
+    return f"{fmt_num(mean, digits=d)} ± {fmt_num(std, digits=d)}"
+
+
+def _cell(r, col: str) -> str:
+    ci = (r.get(f"{col}_ci_low", math.nan), r.get(f"{col}_ci_high", math.nan))
+    return _fmt(r[f"{col}_mean"], r[f"{col}_std"], col, int(r["n_seeds"]), tuple(float(x) for x in ci))
+
+
+def display_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells of the comparison table (the Markdown and the terminal table show the same)."""
+    from .terminal import fmt_num  # noqa: PLC0415
+
+    head = ["method", "bench / dataset", "truth", "seeds", "archs"] + [label for _, _, label in METRICS]
+    rows = []
+    for _, r in table.iterrows():
+        envs = [e for e in str(r.get("environments", "") or "").split(",") if e]
+        seeds = f"{r['n_seeds']} ({len(envs)} environments)" if len(envs) > 1 else str(r["n_seeds"])
+        rows.append([r["method"], f"{r['bench']} / {r['dataset']}", f"`{r['truth']}`", seeds,
+                     fmt_num(r["n_archs"], "count")] + [_cell(r, c) for c, _, _ in METRICS])
+    return head, rows
+
+
+LEGEND = ("mean ± std over seeds (std with ddof 1); one seed: the value, and for rankings its 95% bootstrap CI "
+          "[low, high] over architectures; archs: architectures ranked (n)")
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    head = ["method", "bench / dataset", "truth", "seeds", "archs"] + [label for _, _, label in METRICS]
+    head, rows = display_rows(table)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in table.iterrows():
-        cells = [r["method"], f"{r['bench']} / {r['dataset']}", f"`{r['truth']}`", str(r["n_seeds"]),
-                 str(r["n_archs"])] + [_fmt(r[f"{c}_mean"], r[f"{c}_std"], c) for c, _, _ in METRICS]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines) + "\n"
+
+
+def to_terminal(table: pd.DataFrame):
+    """The comparison as a :class:`nasharness.terminal.Table` (rendered as a rich table)."""
+    from .terminal import Column, Table  # noqa: PLC0415
+
+    head, rows = display_rows(table)
+    t = Table([Column(h, no_wrap=h in ("method", "truth"), justify="left" if k < 3 else "right")
+               for k, h in enumerate(head)], caption=LEGEND)
+    for cells in rows:
+        t.add_row(*[c.strip("`") if k == 2 else c for k, c in enumerate(cells)])
+    return t
 
 
 def render(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "md":
         return to_markdown(table)
-    if fmt == "csv":
-        return table.to_csv(index=False, float_format="%.6g")
+    if fmt == "csv":  # the baseline format: without the one-seed CI columns
+        return table.drop(columns=[c for c in CI_COLUMNS if c in table.columns]).to_csv(index=False,
+                                                                                         float_format="%.6g")
     if fmt == "json":
         return json.dumps(json.loads(table.to_json(orient="records")), indent=2)
     raise UserError(f"unknown format {fmt!r}; valid: md, csv, json.")
@@ -202,4 +257,7 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
         for stat in ("mean", "std"):
             if f"{m}_{stat}" not in df.columns:
                 df[f"{m}_{stat}"] = float("nan")
+    if "environments" not in df.columns:  # tables from before the fingerprint: environment unknown
+        df["environments"] = ""
+    df["environments"] = df["environments"].fillna("").astype(str)
     return df

@@ -5,7 +5,6 @@ from __future__ import annotations
 from .registry import Registry
 
 
-
 def _load_methods() -> None:
     from .methods import load_builtin  # noqa: PLC0415
 

@@ -57,6 +57,10 @@ class Registry(Generic[T]):
         self._load()
         return sorted(self._factories)
 
+    def registered(self) -> list[str]:
+        """The names registered so far, without loading the built-in modules (cheap; for help texts)."""
+        return sorted(self._factories)
+
     def __contains__(self, name: object) -> bool:
         self._load()
         return isinstance(name, str) and (name in self._factories or name in self._aliases)

@@ -38,6 +38,7 @@ from .errors import ConfigError, UserError
 from .io import atomic_write_json
 
 SUITE_KEYS = ("suite", "description", "budget", "seeds", "methods", "benchmarks", "overrides", "experiment", "device",
+              "deterministic",
               "bootstrap")
 
 
@@ -64,6 +65,8 @@ class SuiteConfig:
     experiment: str | None = None
     device: str = "auto"
     bootstrap: int = 200
+    #: Every cell in deterministic mode (``RunConfig.deterministic``).
+    deterministic: bool = False
     description: str = ""
     path: str | None = None
 
@@ -85,6 +88,12 @@ class SuiteConfig:
                               f"{self.overrides!r}.")
         if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0:
             raise ConfigError(f"{where}: 'bootstrap' must be an integer >= 0, got {self.bootstrap!r}.")
+        if not isinstance(self.deterministic, bool):
+            raise ConfigError(f"{where}: 'deterministic' must be true or false, got {self.deterministic!r}.")
+        if self.deterministic:  # before any cell's method imports torch (the kernel ISA is fixed when torch loads)
+            from .envinfo import pin_kernel_env  # noqa: PLC0415
+
+            pin_kernel_env()
 
     @property
     def experiment_name(self) -> str:
@@ -130,7 +139,7 @@ class SuiteConfig:
         return RunConfig(method=cell.method, bench=cell.bench, dataset=cell.dataset, budget=self.budget,
                          seed=cell.seed, data_dir=data_dir, tracking=tracking, tracking_uri=tracking_uri,
                          experiment=self.experiment_name, out_dir=str(out_dir), n_boot=self.bootstrap, quiet=True,
-                         overrides=over, device=self.device, tags=tags)
+                         overrides=over, device=self.device, tags=tags, deterministic=self.deterministic)
 
     def _overrides_for(self, method: str) -> dict:
         from .plugins import METHODS  # noqa: PLC0415
@@ -195,6 +204,8 @@ class SweepOutcome:
     unsupported: list[str] = field(default_factory=list)
     parent_run_id: str | None = None
     summary: dict[str, str] = field(default_factory=dict)
+    #: The comparison table of the sweep's cells (``compare.aggregate``), when any cell finished.
+    table: object = None
 
     @property
     def ok(self) -> bool:
@@ -218,11 +229,14 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
           tracking_uri: str | None = None, data_dir: str | None = None, force: bool = False,
           only: Callable[[Cell], bool] | None = None,
           on_cell: Callable[[Cell, str, int, int], None] | None = None, backend: str = "local",
-          ray_address: str | None = None, resources: dict | None = None) -> SweepOutcome:
+          ray_address: str | None = None, resources: dict | None = None,
+          progress: Callable[[int, int], None] | None = None,
+          status: Callable[[str], None] | None = None) -> SweepOutcome:
     """Run a suite's cells (``on_cell(cell, status, k, total)`` reports progress): one after another in this process
     (``backend="local"``), or as Ray tasks (``"ray"``: a local Ray started on 127.0.0.1, or the cluster at
     ``ray_address``), each needing ``resources`` ``{"cpus": n, "gpus": m}``. Every cell logs to the same tracking
-    URI; only this process writes ``sweep.json``."""
+    URI; only this process writes ``sweep.json``. ``progress`` / ``status``: the running cell's progress callbacks
+    (as :func:`nasharness.api.run`'s; local backend)."""
     if backend not in ("local", "ray"):
         raise UserError(f"unknown sweep backend {backend!r}; valid: local, ray.")
     resources = {"cpus": 1, "gpus": 0, **(resources or {})}
@@ -297,7 +311,7 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
                 started(k, cell, config)
                 t0 = time.time()
                 try:
-                    result = api.run(config)
+                    result = api.run(config, progress=progress, status=status)
                 except Exception as exc:  # noqa: BLE001 - one failing cell must not stop the suite
                     finished(k, cell, t0, None, None, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=8))
                 else:
@@ -306,6 +320,7 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
         table = compare_dirs([root / "cells"]) if (root / "cells").exists() else None
         if table is not None and len(table):
             outcome.summary = write_compare(table, root / "summary")
+            outcome.table = table
         if parent is not None:
             parent.finish(outcome)
         state["last_sweep"] = {"done": outcome.done, "skipped_done": outcome.skipped_done, "failed": outcome.failed,

@@ -83,6 +83,17 @@ def draw_subsets(train_idx: np.ndarray, valid_idx: np.ndarray, n_train: int | No
     return subsample(train_idx, n_train, sub), subsample(valid_idx, n_valid, sub), sub
 
 
+def images_sha256(*parts: np.ndarray) -> str:
+    """sha256 of decoded images and labels, in order: equal only when a run saw exactly the same pixels (the
+    environment fingerprint's image part: a different JPEG decoder or source shows up here)."""
+    import hashlib  # noqa: PLC0415
+
+    h = hashlib.sha256()
+    for a in parts:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 def cifar10_valid_split(labels: np.ndarray, seed: int = SPLIT_SEED,
                         train_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -255,4 +266,7 @@ def _decoded_tar(tar: Path, expected: str | None) -> Cifar10:
             np.savez(f, train_x=data.train_x, train_y=data.train_y, test_x=data.test_x, test_y=data.test_y)
 
     atomic_write(cached, write)
+    from ..terminal import cache_written  # noqa: PLC0415
+
+    cache_written(cached, "the decoded CIFAR-10 images")  # a large file in the user's cache: say so, once
     return data

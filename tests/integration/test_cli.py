@@ -81,7 +81,7 @@ def test_bench_and_methods_commands():
     info = invoke("bench", "info", "101").output
     assert "1,342 of 423,624 architectures present" in info and "cifar10/test@108" in info
     assert "15,625 of 15,625" in invoke("bench", "info", "201").output
-    listed = [line.split()[0] for line in invoke("methods", "list").output.splitlines()]
+    listed = [row["method"] for row in json.loads(invoke("methods", "list", "--format", "json").output)]
     assert listed == ["darts", "fairdarts", "fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
     assert invoke("bench", "prepare", "201").exit_code == 0
 
@@ -99,7 +99,8 @@ def test_bench_and_methods_commands():
         (["run", "-m", "random", "-b", "201", "--max-sim-seconds", "1"], "below the cost of one proxy evaluation"),
         (["run", "-m", "random", "-b", "201", "--data-dir", "/nonexistent"], "does not exist"),
         (["bench", "info", "nb999"], "unknown benchmark 'nb999'"),
-        (["bench", "prepare", "201", "--source", "x.tfrecord"], "--source is for the official NAS-Bench-101"),
+        (["bench", "prepare", "201", "--source", "x.tfrecord"], "official source 'x.tfrecord' does not exist"),
+        (["bench", "prepare", "darts", "--source", "x.tfrecord"], "--source is for an official NAS-Bench-101 or -201"),
         (["bench", "prepare", "101", "--source", "/nonexistent.tfrecord"], "does not exist"),
         (["bench", "query", "201", "|nor_conv_3x3~0|+|none~0|"], "malformed NB201 arch string"),
         (["bench", "query", "201", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown NB201 operation"),
@@ -118,7 +119,7 @@ def test_user_errors_exit_2_without_traceback(tmp_path, args, message):
 
 def test_bench_query():
     out = invoke("bench", "query", "201", "6111", "--metric", "cifar10/ori-test@200").output
-    assert "94.37333" in out and "|nor_conv_3x3~0|" in out
+    assert "94.37" in out and "94.37333" not in out and "|nor_conv_3x3~0|" in out  # rounded to the digits it carries
     arch = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
     assert "\n1651" in "\n" + invoke("bench", "query", "201", arch).output.split("index")[1].strip()
 
@@ -143,3 +144,30 @@ def test_console_script_exit_code():
     r = subprocess.run([sys.executable, "-m", "nasharness.cli", "run", "-m", "nope", "-b", "201"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("error: unknown method 'nope'")
+
+
+def test_bench_query_rounds_by_metric_kind():
+    """NB201 index 6111 (the best CIFAR-10 cell): accuracies with 2 decimals, seed counts and parameter counts as
+    integers, unrounded in JSON; NB101 counts too."""
+    import re
+
+    out = invoke("bench", "query", "201", "6111").output
+    assert out.startswith("index 6111  arch |nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|"
+                          "nor_conv_3x3~1|nor_conv_1x1~2|\n")
+    rows = dict(line.split() for line in out.splitlines()[3:] if line.strip())
+    assert rows["cifar10/ori-test@200"] == "94.37" and rows["cifar100/x-test@200"] == "73.22"
+    assert rows["cifar10-valid/x-valid@200"] == "91.61" and rows["ImageNet16-120/x-test@200"] == "46.71"
+    assert rows["cifar10-valid/x-valid@200/n_seeds"] == "3" and rows["params/cifar10"] == "1,073,466"
+    assert rows["cifar10-valid/train-time-s@200"] == "2,880"
+    assert not re.search(r"\d\.\d{4,}", out) and "3.0" not in out.split()  # no unrounded floats, no float counts
+    payload = json.loads(invoke("bench", "query", "201", "6111", "--format", "json").output)
+    assert payload["cifar10/ori-test@200"] == pytest.approx(94.37333333333333) and payload["index"] == 6111
+    assert payload["cifar10-valid/x-valid@200/n_seeds"] == 3 and isinstance(payload["params/cifar10"], int)
+    csv_rows = invoke("bench", "query", "201", "6111", "--metric", "cifar10/ori-test@200", "--format", "csv").output
+    assert csv_rows.splitlines() == ["metric,value", "index,6111", "arch,|nor_conv_3x3~0|+|nor_conv_3x3~0|"
+                                     "nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+                                     "cifar10/ori-test@200,94.37"]
+    nb101 = dict(line.split() for line in invoke("bench", "query", "101", "0").output.splitlines()[3:] if line.strip())
+    assert nb101["cifar10/val@108/n_runs"] == "1" and nb101["cifar10/test@108"] == "–" and "," in nb101["params"]
+    md = invoke("bench", "info", "201", "--format", "md").output
+    assert "| cifar10/ori-test@200 | 15,625 |" in md

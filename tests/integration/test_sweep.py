@@ -92,8 +92,11 @@ def test_compare_reads_the_store_and_directories_alike(swept):
     rows = json.loads(out.output)
     assert {(r["method"], r["bench"]) for r in rows} == {(m, b) for m in ("random", "fairnas", "predictor-mse")
                                                          for b in ("201", "101")}
-    md = _invoke(["compare", str(tmp / "sweeps" / "tiny")]).output
+    md = _invoke(["compare", str(tmp / "sweeps" / "tiny"), "--format", "md"]).output
     assert "| fairnas | 101 / cifar10 | `cifar10/val@108` | 2 |" in md
+    table = _invoke(["compare", str(tmp / "sweeps" / "tiny")]).output  # the default: a table, not raw markdown
+    assert "| fairnas |" not in table and any(line.split()[:4] == ["fairnas", "101", "/", "cifar10"]
+                                                for line in table.splitlines())
 
 
 def test_report_exit_codes_update_and_html(swept):

@@ -21,8 +21,8 @@ else:
         main(argv)
     except SystemExit as exc:
         assert exc.code in (0, None), exc.code
-print(json.dumps(sorted(m for m in %r if m in sys.modules)))
-""" % (HEAVY,)
+print(json.dumps(sorted(m for m in HEAVY if m in sys.modules)))
+""".replace("HEAVY", repr(HEAVY))
 
 
 @pytest.mark.parametrize("argv", [None, ["--help"], ["run", "--help"], ["bench", "list"], ["bench", "info", "201"],
