@@ -57,6 +57,8 @@ class RunConfig:
     resume: bool = False
     device: str = "auto"
     dataset_root: str | None = None
+    #: Pin threads, kernel ISA and deterministic algorithms for bit-equal numbers across machines (slower).
+    deterministic: bool = False
     #: ``--set key=value`` overrides of the method's budget (e.g. supernet ``epochs``, eval ``n_archs``).
     overrides: dict = field(default_factory=dict)
     #: Extra MLflow tags (a sweep sets ``suite``, ``cell`` and ``mlflow.parentRunId`` to nest its runs).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
@@ -95,8 +96,108 @@ class MemoryMonitor:
         self._sample()
 
 
-def environment() -> dict:
+#: Environment variables that change which kernels run (and so the last bits of a supernet's numbers).
+NUMERIC_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "CUBLAS_WORKSPACE_CONFIG")
+#: What ``--deterministic`` pins: one thread, AVX2 kernels (ATen, oneDNN, MKL) on x86-64.
+DETERMINISTIC_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
+                     "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+#: The fields of the fingerprint: everything measured or suspected to move a trained supernet's numbers.
+#: (Thread-count variables are recorded but not part of it: their effect is ``torch_threads``.)
+FINGERPRINT_FIELDS = ("torch", "numpy", "pillow", "libjpeg", "cpu_isa", "torch_threads", "deterministic",
+                      "images_sha256", "env_ONEDNN_MAX_CPU_ISA", "env_MKL_CBWR")
+
+
+def _version(dist: str) -> str:
+    from importlib import metadata  # noqa: PLC0415
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def pin_kernel_env() -> None:
+    """The part of :func:`pin_deterministic` that must happen before torch is imported: cap the kernel ISA (x86-64).
+    Harmless when torch is already loaded (then :func:`pin_deterministic` reports that it could not pin)."""
+    if "torch" not in sys.modules and platform.machine().lower() in ("x86_64", "amd64"):
+        os.environ.update(DETERMINISTIC_ENV)
+
+
+def pin_deterministic() -> list[str]:
+    """Pin what can be pinned for bit-equal numbers across machines and thread settings: the kernel ISA (before torch
+    loads: ATen dispatch, oneDNN and MKL capped at AVX2 on x86-64), one intra-op and one inter-op thread, torch's
+    deterministic algorithms (warn-only: the CPU ops used here have deterministic implementations). Returns notes on
+    what could not be pinned (e.g. torch was imported before, so its ISA was already chosen)."""
+    notes = []
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    pin_kernel_env()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", DETERMINISTIC_ENV["CUBLAS_WORKSPACE_CONFIG"])
+    import torch  # noqa: PLC0415
+
+    isa = torch.backends.cpu.get_cpu_capability()
+    if x86 and isa != "AVX2":
+        notes.append(f"deterministic mode could not pin the CPU kernels to AVX2 (they are {isa}: torch was imported "
+                     f"before the run started); set ATEN_CPU_CAPABILITY=avx2 before importing torch")
+    elif not x86:
+        notes.append(f"deterministic mode: the kernel ISA is not pinned on {platform.machine()} (it is {isa})")
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only settable before the first parallel work; inter-op threads do not reorder sums
+        pass
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return notes
+
+
+def environment(**extra) -> dict:
+    """Provenance of a run plus its numeric fingerprint: library versions, the CPU and the kernel ISA torch dispatches
+    to, threads, the environment variables that select kernels, ``extra`` (e.g. ``images_sha256``,
+    ``deterministic``), and ``fingerprint``: a short hash of :data:`FINGERPRINT_FIELDS`. torch's own fields are read
+    only when torch is loaded (a tabular run's numbers do not depend on it)."""
     from . import __version__  # noqa: PLC0415
 
-    return {"nasharness": __version__, "git_commit": git_commit(), "python": platform.python_version(),
-            "platform": platform.platform(), "machine": platform.machine()}
+    env = {"nasharness": __version__, "git_commit": git_commit(), "python": platform.python_version(),
+           "platform": platform.platform(), "machine": platform.machine(), "cpu_model": _cpu_model(),
+           "cpu_count": os.cpu_count() or 0, "torch": _version("torch"), "numpy": _version("numpy"),
+           "pillow": _version("pillow"), "pandas": _version("pandas")}
+    if "PIL" in sys.modules:
+        from PIL import features  # noqa: PLC0415
+
+        env["libjpeg"] = f"{features.version('jpg') or 'absent'} (turbo {features.version('libjpeg_turbo')})"
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        env.update(cpu_isa=torch.backends.cpu.get_cpu_capability(), torch_threads=torch.get_num_threads(),
+                   torch_interop_threads=torch.get_num_interop_threads(),
+                   cuda=torch.version.cuda or "none",
+                   deterministic_algorithms=torch.are_deterministic_algorithms_enabled())
+    for k in NUMERIC_ENV:
+        if os.environ.get(k):
+            env[f"env_{k}"] = os.environ[k]
+    env.update({k: v for k, v in extra.items() if v is not None})
+    env["fingerprint"] = fingerprint(env)
+    return env
+
+
+def fingerprint(env: dict) -> str:
+    """12 hex digits over the fields that move numbers; equal fingerprints mean the same numeric environment."""
+    import hashlib  # noqa: PLC0415
+
+    key = json.dumps({k: str(env.get(k, "")) for k in FINGERPRINT_FIELDS}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def fingerprint_diff(a: dict, b: dict) -> dict[str, tuple]:
+    """The fingerprint fields that differ between two environments: ``{field: (a's, b's)}``."""
+    return {k: (a.get(k), b.get(k)) for k in FINGERPRINT_FIELDS if str(a.get(k, "")) != str(b.get(k, ""))}

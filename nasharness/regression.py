@@ -11,6 +11,12 @@ spread both tables measured — and ``floor`` keeps the band meaningful when the
   training time: 5%;
   peak memory: 25%.
 
+When the baseline and the current rows were computed in different numeric environments (their
+``environments`` fingerprints differ, or the baseline predates fingerprints), the band of a quantity is also at least
+the measured cross-environment spread (:data:`CROSS_ENV`, from ``benchmarks/env_sensitivity.py``; only methods that
+train a network move between environments, tabular ones reproduce exactly, so this is a floor, not a widening of
+tight rows).
+
 A change beyond the band in the bad direction is ``REGRESSED`` (the report exits non-zero); in the good direction
 ``improved``; otherwise ``ok``. A baseline row with no current counterpart is ``MISSING`` (also a failure: a method that
 stopped producing results); a current row not in the baseline is ``new``. ``update_baseline`` rewrites the baseline
@@ -30,6 +36,11 @@ from .compare import GROUP, METRICS
 FLOORS = {"kendall_tau": (0.05, 0.0), "spearman": (0.05, 0.0), "precision@10": (0.10, 0.0), "regret": (0.5, 0.0),
           "chosen_acc": (0.5, 0.0), "search_wall_s": (5.0, 0.5), "sim_train_s": (0.0, 0.05),
           "peak_mem_mb": (0.0, 0.25)}
+#: Cross-environment spread of a `ci` one-shot cell: the largest |delta| measured between kernel ISAs (AVX2 /
+#: AVX-512) and thread counts (1 / 2) for the same seed (results/env_sensitivity.csv: Kendall tau 0.061, regret
+#: 2.56 pp), rounded up; Spearman at 1.5x the Kendall spread (its usual ratio on these rankings; not measured apart).
+#: The band's floor when baseline and current ran in different numeric environments.
+CROSS_ENV = {"kendall_tau": 0.1, "spearman": 0.15, "regret": 3.0, "chosen_acc": 3.0}
 DIRECTION = {c: d for c, d, _ in METRICS}
 LABEL = {c: label for c, _, label in METRICS}
 
@@ -48,10 +59,31 @@ class Row:
         return self.current - self.baseline
 
 
-def band(metric: str, base_mean: float, base_std: float, cur_std: float) -> float:
+def band(metric: str, base_mean: float, base_std: float, cur_std: float, cross_env: bool = False) -> float:
     abs_floor, rel_floor = FLOORS[metric]
     s = math.sqrt(((base_std or 0.0) ** 2 + (cur_std or 0.0) ** 2) / 2)
-    return max(abs_floor, rel_floor * abs(base_mean), 2 * s)
+    return max(abs_floor, rel_floor * abs(base_mean), 2 * s, CROSS_ENV.get(metric, 0.0) if cross_env else 0.0)
+
+
+def _envs(r) -> set[str]:
+    return {e for e in str(r.get("environments", "") or "").split(",") if e and e != "nan"}
+
+
+def environments_differ(b, c) -> bool:
+    """True unless both rows name their environments and they are the same set."""
+    eb, ec = _envs(b), _envs(c)
+    return not eb or not ec or eb != ec
+
+
+def trains_a_network(method: str) -> bool:
+    """Whether a method's numbers come from training a network (and so move between numeric environments): every
+    kind but the black-box search over a table (an unknown or outside method counts as training)."""
+    from .plugins import METHODS  # noqa: PLC0415
+
+    try:
+        return getattr(METHODS.factory(method), "kind", "") != "black-box"
+    except Exception:  # noqa: BLE001 - a method no longer registered: assume it trained
+        return True
 
 
 def compare_to_baseline(baseline: pd.DataFrame, current: pd.DataFrame) -> list[Row]:
@@ -75,7 +107,8 @@ def compare_to_baseline(baseline: pd.DataFrame, current: pd.DataFrame) -> list[R
             if not math.isfinite(bm):
                 rows.append(Row(key, metric, bm, cm, math.nan, "new"))
                 continue
-            w = band(metric, bm, float(b.get(f"{metric}_std", 0) or 0), float(c.get(f"{metric}_std", 0) or 0))
+            cross = environments_differ(b, c) and trains_a_network(key[0])
+            w = band(metric, bm, float(b.get(f"{metric}_std", 0) or 0), float(c.get(f"{metric}_std", 0) or 0), cross)
             gain = DIRECTION[metric] * (cm - bm)
             verdict = "REGRESSED" if gain < -w else "improved" if gain > w else "ok"
             rows.append(Row(key, metric, bm, cm, w, verdict))
@@ -88,7 +121,20 @@ def failed(rows: list[Row]) -> list[Row]:
     return [r for r in rows if r.verdict in ("REGRESSED", "MISSING")]
 
 
-def to_markdown(rows: list[Row]) -> str:
+def environment_note(baseline: pd.DataFrame, current: pd.DataFrame) -> str:
+    """One line on whether the two tables' numeric environments match (what the bands then allow for)."""
+    eb = set().union(*(_envs(r) for _, r in baseline.iterrows())) if len(baseline) else set()
+    ec = set().union(*(_envs(r) for _, r in current.iterrows())) if len(current) else set()
+    if eb and eb == ec:
+        return (f"Same numeric environment as the baseline (fingerprint {', '.join(sorted(eb))}): supernet and "
+                f"predictor numbers should reproduce exactly; bands are seed noise only.")
+    what = (f"baseline {', '.join(sorted(eb)) or 'unrecorded'}, current {', '.join(sorted(ec)) or 'unrecorded'}")
+    return (f"**Numeric environment differs from the baseline's** ({what}; `result.json` `env` says which fields): "
+            f"for methods that train a network the bands include the measured cross-environment spread "
+            f"(docs/reproducibility.md); tabular methods must still match exactly.")
+
+
+def to_markdown(rows: list[Row], environments: str = "") -> str:
     def num(x: float, metric: str) -> str:
         if not math.isfinite(x):
             return "–"
@@ -107,6 +153,9 @@ def to_markdown(rows: list[Row]) -> str:
                                          num(r.current, r.metric), delta, num(r.band, r.metric), verdict]) + " |")
     bad = failed(rows)
     lines.append("")
+    if environments:
+        lines.append(environments)
+        lines.append("")
     lines.append(f"**{len(bad)} regression(s)** beyond the noise band." if bad else
                  "No regression beyond the noise band.")
     return "\n".join(lines) + "\n"

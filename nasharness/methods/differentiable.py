@@ -326,12 +326,12 @@ class DifferentiableMethod:
         return derived_protocol(self.config.budget, self.train_derived, s, a)
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
-        from ..data.cifar import draw_subsets, load_cifar10  # noqa: PLC0415
+        from ..data.cifar import draw_subsets, images_sha256, load_cifar10  # noqa: PLC0415
 
         s, a, bench = self.supernet_config, self.arch_config, ctx.bench
         part = _NB201(bench) if bench.name == "201" else _Darts(bench)
         device = resolve_device(self.config.device)
-        if s.threads:
+        if s.threads and not self.config.deterministic:  # deterministic mode pinned one thread
             torch.set_num_threads(s.threads)
         ctx.status("loading CIFAR-10")
         data = load_cifar10(self.config.data_dir, self.config.dataset_root)
@@ -381,7 +381,10 @@ class DifferentiableMethod:
                    else 0.0},
             params={"device": device.type if device.type == "cpu" else torch.cuda.get_device_name(device),
                     "activation": self.activation, "supernet": json.dumps(dataclasses.asdict(s)),
-                    "arch": json.dumps(dataclasses.asdict(a)), "images": data.source,
+                    "arch": json.dumps(dataclasses.asdict(a)),
+                    "images": data.source, "images_sha256": images_sha256(
+                        data.train_x[train_idx], data.train_y[train_idx], data.train_x[valid_idx],
+                        data.train_y[valid_idx]),
                     "parse_rule": ("argmax per edge" if isinstance(part, _NB201) else
                                    "threshold_sparse" if self.activation == "sigmoid" else "top2 per node")},
             artifacts=artifacts,

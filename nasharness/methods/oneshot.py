@@ -279,7 +279,7 @@ class OneShotMethod:
 
     # ---- the shared pipeline ----------------------------------------------------------------------------------
     def search(self, ctx: SearchContext) -> SearchOutcome:
-        from ..data.cifar import draw_subsets, load_cifar10  # noqa: PLC0415
+        from ..data.cifar import draw_subsets, images_sha256, load_cifar10  # noqa: PLC0415
         from ..search.evolution import random_sampling, regularized_evolution  # noqa: PLC0415
 
         if ctx.bench.name.endswith("-imagenet"):
@@ -289,7 +289,7 @@ class OneShotMethod:
         s, e, bench = self.supernet_config, self.eval_config, ctx.bench
         space = ADAPTERS[bench.name](bench)
         device = resolve_device(self.config.device)
-        if s.threads:
+        if s.threads and not self.config.deterministic:  # deterministic mode pinned one thread
             torch.set_num_threads(s.threads)
         ctx.status("loading CIFAR-10")
         data = load_cifar10(self.config.data_dir, self.config.dataset_root)
@@ -381,7 +381,10 @@ class OneShotMethod:
             params={"device": dev, "sampler": sampler.name, "linear_skip": self.linear_skip,
                     "supernet": json.dumps(dataclasses.asdict(s)), "eval": json.dumps(dataclasses.asdict(e)),
                     "bn_mode": e.bn_mode, "random_control_chosen": bench.key_of(control_pick),
-                    "data_parallel_processes": trainer.world, "images": data.source, **search_params},
+                    "data_parallel_processes": trainer.world,
+                    "images": data.source, "images_sha256": images_sha256(
+                        data.train_x[train_idx], data.train_y[train_idx], data.train_x[valid_idx],
+                        data.train_y[valid_idx]), **search_params},
             artifacts=artifacts,
             notes=[f"supernet accuracies come from {len(valid_idx):,} {space.split_name[1]} images; truth from the "
                    f"NAS-Bench-{bench.name} table", *space.notes()],

@@ -8,7 +8,7 @@ import pytest
 from nasharness.compare import aggregate, render
 from nasharness.errors import ConfigError
 from nasharness.plugins import METHODS, load_plugins
-from nasharness.regression import band, compare_to_baseline, failed, to_markdown
+from nasharness.regression import CROSS_ENV, band, compare_to_baseline, environment_note, failed, to_markdown
 from nasharness.suite import load_suite
 
 BENCHMARKS_DIR = Path(__file__).parents[2] / "benchmarks"
@@ -61,11 +61,11 @@ def test_suite_typos_are_clear_errors(tmp_path, text, pattern):
     assert getattr(err.value, "exit_code", None) == 2  # a user error, not a crash
 
 
-def _rec(method, seed, kt, regret=1.0, wall=10.0, bench="201"):
+def _rec(method, seed, kt, regret=1.0, wall=10.0, bench="201", env="env-a"):
     return {"method": method, "bench": bench, "dataset": "cifar10", "budget": "ci", "seed": seed,
             "truth": "cifar10/ori-test@200", "kendall_tau": kt, "n_archs": 100, "spearman": kt,
             "precision@10": 0.5, "regret": regret, "chosen_acc": 94.0 - regret, "search_wall_s": wall,
-            "total_wall_s": wall, "sim_train_s": 0.0, "peak_mem_mb": 500.0, "source": ""}
+            "total_wall_s": wall, "sim_train_s": 0.0, "peak_mem_mb": 500.0, "source": "", "env": env}
 
 
 def test_aggregate_means_stds_and_seed_counts():
@@ -89,6 +89,23 @@ def test_noise_band_formula():
     assert band("kendall_tau", 0.5, 0.1, 0.1) == pytest.approx(0.2)  # 2 x pooled std
     assert band("search_wall_s", 100.0, 0.0, 0.0) == 50.0  # 50% of the baseline
     assert band("search_wall_s", 1.0, 0.0, 0.0) == 5.0  # at least 5 s
+
+
+def test_bands_include_the_cross_environment_spread_only_across_environments():
+    base = aggregate([_rec("spos", 0, 0.10, regret=3.0), _rec("spos", 1, 0.12, regret=3.0),
+                      _rec("random", 0, 0.60), _rec("random", 1, 0.60)])
+    moved = [_rec("spos", 0, 0.03, regret=5.5), _rec("spos", 1, 0.05, regret=5.5),  # KT -0.08, regret +2.5 pp
+             _rec("random", 0, 0.50), _rec("random", 1, 0.50)]
+    same = {(r.key[0], r.metric): r for r in compare_to_baseline(base, aggregate(moved))}
+    assert same[("spos", "kendall_tau")].verdict == "REGRESSED" and same[("spos", "regret")].verdict == "REGRESSED"
+    other = {(r.key[0], r.metric): r for r in compare_to_baseline(
+        base, aggregate([{**r, "env": "env-b"} for r in moved]))}
+    assert other[("spos", "kendall_tau")].band == CROSS_ENV["kendall_tau"]  # a trained method: the env spread
+    assert other[("spos", "kendall_tau")].verdict == "ok" and other[("spos", "regret")].verdict == "ok"
+    assert other[("random", "kendall_tau")].verdict == "REGRESSED"  # a tabular method must still match exactly
+    assert "differs from the baseline" in environment_note(base, aggregate([{**r, "env": "env-b"} for r in moved]))
+    assert "Same numeric environment" in environment_note(base, aggregate(moved))
+    assert aggregate([_rec("a", 0, 0.5), _rec("a", 1, 0.5, env="env-b")]).iloc[0]["environments"] == "env-a,env-b"
 
 
 def test_regression_verdicts():
