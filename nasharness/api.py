@@ -103,6 +103,18 @@ def run(config: RunConfig, *, progress: Callable[[int, int], None] | None = None
     mem = MemoryMonitor().__enter__()
     try:
         return _run(config, method_cls, bench_name, mem, progress, status, pin_notes)
+    except UserError as exc:  # a full / read-only disk before result.json: leave no run directory without its result
+        import shutil  # noqa: PLC0415
+
+        from .errors import StorageError  # noqa: PLC0415
+
+        store = exc if isinstance(exc, StorageError) else exc.__cause__
+        if isinstance(store, StorageError):  # keep a directory with checkpoints (resumable), drop config + plots
+            for d in (p for p in Path(store.path).parents if p.parent == config.out_path):
+                if d.is_dir() and not (d / "result.json").exists() and all(
+                        f.name == "config.json" or f.suffix in (".png", ".tmp") for f in d.iterdir()):
+                    shutil.rmtree(d, ignore_errors=True)
+        raise
     finally:
         mem.__exit__()
 
@@ -179,7 +191,7 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
         costs=costs, n_evaluated=int(len(outcome.scored)),
         notes=notes, trajectory=outcome.trajectory, config=config.to_dict(),
         env=environment(images_sha256=outcome.params.get("images_sha256"), deterministic=config.deterministic),
-        extra=dict(outcome.metrics), artifacts=scored["artifacts"],
+        extra={**outcome.metrics, **scored.get("extra", {})}, artifacts=scored["artifacts"],
     )
     if rank != 0:  # data-parallel worker: rank 0 writes and logs the (identical) result
         result.run_dir = str(run_dir.resolve())
@@ -202,6 +214,13 @@ def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench
         regret[m] = best_in_table[m] - truth_metrics[m]
     ranking = {}
     rank_sets = {}
+    extra = {}
+    from .metrics.ranking import degenerate_scores  # noqa: PLC0415
+
+    degenerate = degenerate_scores(outcome.scores)
+    if degenerate:  # a diverged run must not finish looking like a normal result
+        notes.append(degenerate)
+        extra["ranking/degenerate"] = 1.0
     for t in outcome.rank_truths or [proto.final]:
         truth = bench.column(t)[outcome.scored]
         keep = np.isfinite(truth) & outcome.rank_subsets.get(t, True)
@@ -236,7 +255,7 @@ def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench
                      f"{bench.space_size:,}")
     return {"chosen": {"index": chosen, "arch": bench.key_of(chosen)}, "truth": truth_metrics, "regret": regret,
             "ranking": ranking, "rank_sets": rank_sets, "best_in_table": best_in_table.get(proto.final),
-            "labeled": int(labeled.sum()), "artifacts": artifacts}
+            "labeled": int(labeled.sum()), "artifacts": artifacts, "extra": extra}
 
 
 def _join_process_group(config: RunConfig, method) -> int:
@@ -278,18 +297,30 @@ def _write_and_log(result: RunResult, config: RunConfig, run_dir: Path) -> RunRe
     path = run_dir / "result.json"
     atomic_write_json(path, result.to_dict())  # first: the result is safe whatever tracking does
     if config.tracking:
-        tracker = MLflowTracker(config.experiment, config.tracking_uri,
-                                run_name=f"{result.method}-{result.bench}-{result.dataset}-s{result.seed}",
-                                tags=config.tags)
+        from .tracking.store import limits, run_bounded  # noqa: PLC0415
+
+        tracker = None
         try:
-            with tracker:
-                _log(tracker, result)
-                tracker.log_artifact(path)
-                for art in result.artifacts:
-                    tracker.log_artifact(art)
+            bound = limits()["deadline_s"]
+            tracker = MLflowTracker(config.experiment, config.tracking_uri,
+                                    run_name=f"{result.method}-{result.bench}-{result.dataset}-s{result.seed}",
+                                    tags=config.tags, deadline=time.monotonic() + bound)
+            tracker.resolve()  # the mlflow import in this thread, outside the bound
+
+            def upload() -> None:
+                with tracker:
+                    _log(tracker, result)
+                    tracker.log_artifact(path)
+                    for art in result.artifacts:
+                        tracker.log_artifact(art)
+
+            run_bounded(upload, bound, f"logging to {tracker.uri!r}", on_timeout=tracker.cancel)
             result.tracking = {"uri": tracker.uri, "experiment": config.experiment, "run_id": tracker.run_id}
-        except Exception as exc:  # noqa: BLE001 - any tracking failure must not lose the result
-            result.tracking = {"uri": tracker.uri or config.tracking_uri, "error": f"{type(exc).__name__}: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - any tracking failure must not lose the result: kept for sync
+            uri = (tracker.uri if tracker is not None else None) or config.tracking_uri
+            result.tracking = {"uri": uri, "experiment": config.experiment, "error": f"{type(exc).__name__}: {exc}",
+                               "sync": f"nasharness sync {result.run_dir}",
+                               **({"partial_run_id": tracker.run_id} if tracker is not None and tracker.run_id else {})}
         atomic_write_json(path, result.to_dict())
     return result
 
@@ -349,12 +380,36 @@ def bench_query(name: str, arch: str, metrics: list[str] | None = None, data_dir
     if not getattr(bench, "tabular", True):
         raise UserError(f"{name!r} is a search space without a table: there is nothing to look up. Measure an "
                         f"architecture by training it (`nasharness train --arch ...` for the DARTS space).")
-    key: str | int = int(arch) if str(arch).strip().lstrip("-").isdigit() else arch
-    i = bench.index_of(key)
+    i = bench.index_of(_parse_index(arch, bench))
     names = list(metrics) if metrics else bench.metrics
     out = {"index": i, "arch": bench.key_of(i)}
     out.update({m: bench.query(i, m) for m in names})
     return out
+
+
+def _parse_index(arch, bench) -> str | int:
+    """A row index when ``arch`` is an (optionally negative) run of ASCII digits, else the key itself. ``str.isdigit``
+    also accepts '²' and other Unicode digits that ``int`` rejects, and a huge run of digits exceeds ``int``'s limit:
+    both are user errors naming the valid range."""
+    import re  # noqa: PLC0415
+
+    from .errors import brief  # noqa: PLC0415
+
+    text = str(arch).strip()
+    valid = f"valid indices are 0..{bench.size - 1}, or give the architecture's key"
+    if re.fullmatch(r"-?[0-9]+", text):
+        if len(text.lstrip("-")) > 18:  # far beyond any table, and beyond what int() may parse at 4,300 digits
+            try:
+                if bench.row_of(text) is not None:  # an NB101 hash may be all decimal digits
+                    return text
+            except UserError:
+                pass
+            raise UserError(f"architecture index {brief(text, 40)} is out of range for NAS-Bench-{bench.name}: "
+                            f"{valid}.")
+        return int(text)
+    if text and any(c.isdigit() for c in text) and all(c.isdigit() or c == "-" for c in text):
+        raise UserError(f"architecture index {brief(text, 40)} is not written in ASCII digits 0-9; {valid}.")
+    return arch
 
 
 def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force: bool = False,

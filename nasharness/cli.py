@@ -91,7 +91,9 @@ DATASET_HELP = "Dataset (default: the benchmark's first): " + "; ".join(
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Data root (default: NASHARNESS_DATA_DIR, else ../shared/data beside the checkout).")
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or MLflow's "
-              "local default).")
+              "local default). Logging is bounded: NASHARNESS_TRACKING_TIMEOUT s per request (10), "
+              "NASHARNESS_TRACKING_RETRIES (1), NASHARNESS_TRACKING_DEADLINE s in all (120); a run that could not be "
+              "logged says so on stderr and `nasharness sync RUN_DIR` uploads it later.")
 @click.option("--experiment", default="nasharness", show_default=True, help="MLflow experiment name.")
 @click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (the run directory is still written).")
 @click.option("--out-dir", default="runs", show_default=True, help="Where run directories (result.json) go.")
@@ -130,10 +132,22 @@ def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_d
                        deterministic=deterministic)
     import os  # noqa: PLC0415
 
+    if config.tracking:  # a bad NASHARNESS_TRACKING_* value is a user mistake: exit 2 before the run, not after
+        from .tracking.store import limits  # noqa: PLC0415
+
+        limits()
     worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker other than rank 0: rank 0 reports
-    result = _run_with_progress(config, quiet or worker)
+    before = _run_dirs(config)
+    try:
+        result = _run_with_progress(config, quiet or worker)
+    except Interrupted as exc:
+        if not worker:
+            exc.where = _interrupted_run(config, before)
+        raise
     if worker:
         return
+    if result.tracking.get("error"):  # on stderr whatever --json / --quiet say: the run is not in the store yet
+        click.echo(_tracking_failure_line(result), err=True)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -145,6 +159,37 @@ def run(method, bench, dataset, budget, seed, max_archs, max_sim_seconds, data_d
     line = compare_with_baseline(result)
     if line:
         click.echo(line)
+
+
+def _tracking_failure_line(result) -> str:
+    t = result.tracking
+    err = " ".join(str(t.get("error", "")).split())
+    if len(err) > 400:
+        err = err[:399] + "…"
+    return (f"warning: not logged to the MLflow store {t.get('uri')!r}: {err} -- the result is safe in "
+            f"{result.run_dir}/result.json; upload it later with `nasharness sync {result.run_dir}`.")
+
+
+def _run_dirs(config: RunConfig) -> set:
+    out = config.out_path
+    return {p.name for p in out.iterdir() if p.is_dir()} if out.is_dir() else set()
+
+
+def _interrupted_run(config: RunConfig, before: set):
+    """The run directory an interrupted ``run`` was writing: the one it made (not there before), else with
+    ``--resume`` the unfinished one it continued; None when it was stopped before making one."""
+    out = config.out_path
+    made = sorted(n for n in _run_dirs(config) - before if (out / n / "config.json").exists())
+    if made:
+        return out / made[-1]
+    if config.resume:
+        import dataclasses  # noqa: PLC0415
+
+        try:
+            return api._prepare_run_dir(dataclasses.replace(config, resume=True), "", "", "")
+        except (UserError, OSError):
+            return None
+    return None
 
 
 def _parse_sets(items) -> dict:
@@ -408,10 +453,17 @@ def sweep(suite_file, out_dir, force, only, tracking_uri, no_tracking, data_dir,
         def on_cell(cell, status, k, total):
             reporter.note(f"[{k}/{total}] {cell.id}: {status}")
 
+        def warn(message):  # shown even with --quiet: a warning is not progress
+            if quiet:
+                click.echo(f"warning: {message}", err=True)
+            else:
+                reporter.note(f"warning: {message}")
+
         outcome = suites.sweep(suite, out_dir=out_dir, tracking=not no_tracking, tracking_uri=tracking_uri,
                                data_dir=data_dir, force=force, only=(lambda c: c.method in wanted) if wanted else None,
                                on_cell=on_cell, backend=backend, ray_address=ray_address,
-                               resources={"cpus": cpus_per_cell, "gpus": gpus_per_cell}, **reporter.callbacks())
+                               resources={"cpus": cpus_per_cell, "gpus": gpus_per_cell}, warn=warn,
+                               **reporter.callbacks())
     for line in outcome.unsupported:
         click.echo(f"not run (unsupported): {line}", err=True)
     if outcome.table is not None:
@@ -421,6 +473,18 @@ def sweep(suite_file, out_dir, force, only, tracking_uri, no_tracking, data_dir,
                (f"; MLflow parent run {outcome.parent_run_id}" if outcome.parent_run_id else ""))
     for cell, err in outcome.failed.items():
         click.echo(f"FAILED {cell}: {err}", err=True)
+    if outcome.rerun_broken:
+        click.echo(f"re-ran {len(outcome.rerun_broken)} cell(s) whose result.json was broken: "
+                   f"{', '.join(outcome.rerun_broken)}", err=True)
+    if outcome.not_logged:
+        why = (f"the tracking store {outcome.tracking_uri!r} did not answer ({outcome.tracking_error})"
+               if outcome.tracking_error else "; ".join(sorted(set(outcome.not_logged.values()))))
+        click.echo(f"warning: {len(outcome.not_logged)} cell(s) NOT logged to MLflow: {why}. Their results are safe "
+                   f"(each result.json records the error); upload them when the store answers with `nasharness sync "
+                   f"{outcome.directory}/cells`.", err=True)
+    elif outcome.tracking_error:
+        click.echo(f"warning: the tracking store {outcome.tracking_uri!r} did not answer ({outcome.tracking_error}); "
+                   f"nothing was logged to MLflow.", err=True)
     if outcome.failed:
         sys.exit(1)
 
@@ -469,6 +533,10 @@ def compare(runs, tracking_uri, experiment, suite, tags, fmt, out):
 def report(baseline, current, update_baseline, html_dir):
     """Regression table against a baseline: deltas and a verdict per row; exit 1 when a quantity regresses beyond
     its noise band (or a baseline row is missing)."""
+    if html_dir:  # before the baseline is rewritten: an unwritable --html folder must not leave half the job done
+        from .io import check_writable_dir  # noqa: PLC0415
+
+        check_writable_dir(html_dir)
     out = api.report(baseline, current=current, update_baseline=update_baseline, html_dir=html_dir)
     click.echo(out.markdown)
     if out.html:
@@ -501,12 +569,61 @@ def sync(run_dirs, tracking_uri, experiment, force):
         click.echo(f"{d}: {r.tracking.get('uri')} run {r.tracking.get('run_id')}")
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread by :func:`main`'s handlers. A BaseException (like
+    KeyboardInterrupt), so ``except Exception`` blocks do not swallow it and click does not turn it into "Aborted!";
+    atomic writes in progress remove their temporary file on the way out. ``where``: the run directory (``run``)."""
+
+    def __init__(self, signum: int):
+        import signal  # noqa: PLC0415
+
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.where = None
+
+    def message(self) -> str:
+        if self.where is None:
+            return f"interrupted by {self.name}."
+        from pathlib import Path  # noqa: PLC0415
+
+        where = Path(self.where)
+        if (where / "result.json").exists():  # stopped while logging: the result itself is complete
+            return (f"interrupted by {self.name} after the run finished: its result is in {where}/result.json; "
+                    f"`nasharness sync {where}` uploads it to the tracking store.")
+        return (f"interrupted by {self.name}: the partial run is in {where} (no result.json was written); run the "
+                f"same command with --resume to continue it.")
+
+
 def main(argv=None):
-    """Console-script entry point."""
+    """Console-script entry point. SIGINT exits 130 and SIGTERM 143, each with one line saying where the partial
+    run is (no traceback, no click "Aborted!")."""
+    import signal  # noqa: PLC0415
+
+    def interrupted(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, interrupted)
+        except (ValueError, OSError):  # not the main thread: leave the handlers alone
+            pass
     try:
         cli.main(args=argv, prog_name="nasharness", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover
+    except Interrupted as exc:
+        for sig in previous:  # a second signal during the message does not raise again
+            signal.signal(sig, signal.SIG_IGN)
+        click.echo(f"error: {exc.message()}", err=True)
+        sys.exit(128 + exc.signum)
+    except KeyboardInterrupt:  # pragma: no cover - handlers could not be installed
         sys.exit(130)
+    finally:
+        for sig, handler in previous.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError, TypeError):  # pragma: no cover
+                pass
 
 
 if __name__ == "__main__":  # pragma: no cover

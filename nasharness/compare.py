@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import UserError
+from .errors import UserError, brief, shorten
 from .io import atomic_write_text
 
 GROUP = ["method", "bench", "dataset", "budget", "truth"]
@@ -33,6 +33,10 @@ METRICS = [
 ]
 #: Columns a comparison CSV may lack (written before they existed); read as NaN.
 OPTIONAL = {"skip_connects"}
+#: Counts over a row's seeds, written to every format and read as 0 from a CSV written before them (the old reader
+#: ignores them): ``degenerate``, the runs whose scores could not rank (all equal or non-finite:
+#: ``ranking/degenerate``).
+COUNTS = ("degenerate",)
 #: Ranking metrics with a bootstrap CI: a one-seed row shows it (``<m>_ci_low``, ``<m>_ci_high``) instead of a spread
 #: over seeds that does not exist. The CSV (the regression baseline's format) does not carry these columns.
 CI_METRICS = ("kendall_tau", "spearman")
@@ -52,7 +56,7 @@ def _record(meta: dict, final: str, truths: list[str], value, source: str, env: 
         "chosen_acc": value(f"chosen/{final}"), "search_wall_s": value("cost/search/wall_s"),
         "total_wall_s": value("cost/total/wall_s"), "sim_train_s": value("cost/simulated_train_s"),
         "peak_mem_mb": value("cost/peak_mem_mb"), "skip_connects": value("search/derived/skip_connects"),
-        "source": source, "env": env,
+        "degenerate": value("ranking/degenerate"), "source": source, "env": env,
         **{f"{m}_ci_{end}": value(f"rank/{t}/{m}/ci_{end}") for m in CI_METRICS for end in ("low", "high")},
     }
 
@@ -77,10 +81,19 @@ def records_from_dirs(paths: list[str | Path]) -> list[dict]:
                             f"runs/sweeps/ci).")
         files = [p] if p.is_file() else sorted(p.rglob("result.json"))
         for f in files:
+            if f.is_dir():
+                raise UserError(f"{str(f)!r} is a directory, not a run's result file; rename or remove it (a run "
+                                f"directory holds result.json as a file).")
             try:
-                out.append(record_from_result(json.loads(f.read_text()), str(f.parent)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UserError(f"{str(f)!r} is not a nasharness result.json ({type(exc).__name__}: {exc}).") from exc
+                text = f.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise UserError(f"cannot read {str(f)!r} ({exc.strerror or type(exc).__name__}); check its "
+                                f"permissions, or leave that run out of the comparison.") from exc
+            try:
+                out.append(record_from_result(json.loads(text), str(f.parent)))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise UserError(f"{str(f)!r} is not a nasharness result.json ({type(exc).__name__}: "
+                                f"{shorten(str(exc))}).") from exc
     return out
 
 
@@ -90,9 +103,10 @@ def records_from_mlflow(tracking_uri: str | None, experiment: str | None = None,
     import mlflow  # noqa: PLC0415
     from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
-    from .tracking import mlflow_key  # noqa: PLC0415
+    from .tracking import mlflow_key, prepare_read  # noqa: PLC0415
 
     uri = tracking_uri or mlflow.get_tracking_uri()
+    prepare_read(uri)  # a missing sqlite store is an error (not created); HTTP requests bounded
     try:
         client = MlflowClient(tracking_uri=uri)
         if experiment:
@@ -137,6 +151,8 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row["n_seeds"] = len(g)
         row["seeds"] = ",".join(str(s) for s in sorted(g["seed"]))
         row["n_archs"] = int(g["n_archs"].min())
+        for c in COUNTS:  # records from before a count: not counted
+            row[c] = int((g[c].astype(float).fillna(0) > 0).sum()) if c in g else 0
         # the numeric environments (envinfo.fingerprint) the seeds ran in: more than one means the spread mixes
         # seed noise with environment noise
         row["environments"] = ",".join(sorted({str(e) for e in g.get("env", []) if isinstance(e, str) and e}))
@@ -185,13 +201,17 @@ def display_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells of the comparison table (the Markdown and the terminal table show the same)."""
     from .terminal import fmt_num  # noqa: PLC0415
 
-    head = ["method", "bench / dataset", "truth", "seeds", "archs"] + [label for _, _, label in METRICS]
+    # the degenerate count is shown where any run ranked nothing (all scores equal or NaN), so it is never missed
+    degenerate = "degenerate" in table.columns and bool((table["degenerate"].fillna(0) > 0).any())
+    head = ["method", "bench / dataset", "truth", "seeds", "archs"] + (["degenerate"] if degenerate else []) + [
+        label for _, _, label in METRICS]
     rows = []
     for _, r in table.iterrows():
         envs = [e for e in str(r.get("environments", "") or "").split(",") if e]
         seeds = f"{r['n_seeds']} ({len(envs)} environments)" if len(envs) > 1 else str(r["n_seeds"])
+        n_bad = [str(int(r["degenerate"]) if pd.notna(r["degenerate"]) else 0)] if degenerate else []
         rows.append([r["method"], f"{r['bench']} / {r['dataset']}", f"`{r['truth']}`", seeds,
-                     fmt_num(r["n_archs"], "count")] + [_cell(r, c) for c, _, _ in METRICS])
+                     fmt_num(r["n_archs"], "count")] + n_bad + [_cell(r, c) for c, _, _ in METRICS])
     return head, rows
 
 
@@ -253,10 +273,23 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
     if missing:
         raise UserError(f"{str(path)!r} lacks the column(s) {', '.join(missing)}; it is not a nasharness comparison "
                         f"table (write one with `nasharness compare --format csv` or `report --update-baseline`).")
+    numeric = ["n_seeds", "n_archs", *COUNTS, *(f"{m}_{stat}" for m, _, _ in METRICS for stat in ("mean", "std"))]
+    for c in (c for c in numeric if c in df.columns):
+        values = pd.to_numeric(df[c], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy() & df[c].notna().to_numpy())
+        if len(bad):
+            k = int(bad[0])
+            raise UserError(f"{str(path)!r} has a non-numeric value {brief(str(df[c].iloc[k]), 40)} in column {c!r}, "
+                            f"row {k + 1} (line {k + 2} of the file); fix or blank that cell, or write the table "
+                            f"again with `nasharness report --update-baseline`.")
+        df[c] = values
     for m in OPTIONAL:
         for stat in ("mean", "std"):
             if f"{m}_{stat}" not in df.columns:
                 df[f"{m}_{stat}"] = float("nan")
+    for c in COUNTS:  # tables from before a count column: nothing counted
+        if c not in df.columns:
+            df[c] = 0
     if "environments" not in df.columns:  # tables from before the fingerprint: environment unknown
         df["environments"] = ""
     df["environments"] = df["environments"].fillna("").astype(str)

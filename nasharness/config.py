@@ -8,7 +8,7 @@ import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, brief, shorten
 
 BUDGET_NAMES = ("ci", "paper")
 
@@ -26,13 +26,29 @@ class Budget:
             raise ConfigError(f"budget {self.name!r} sets neither max_archs nor max_sim_seconds; set at least one.")
         if self.max_archs is not None and (not isinstance(self.max_archs, int) or self.max_archs < 1
                                            or self.max_archs > 10_000_000):
-            raise ConfigError(f"max_archs must be an integer in 1..10,000,000, got {self.max_archs!r}.")
+            raise ConfigError(f"max_archs must be an integer in 1..10,000,000, got {brief(self.max_archs)}.")
         if self.max_sim_seconds is not None and (not math.isfinite(self.max_sim_seconds)
                                                  or not 0 < self.max_sim_seconds <= 1e12):
             raise ConfigError(
                 f"max_sim_seconds must be a positive number of simulated seconds (at most 1e12), got "
-                f"{self.max_sim_seconds!r}."
+                f"{brief(self.max_sim_seconds)}."
             )
+
+
+#: The most architecture evaluations any budget may ask for.
+MAX_ARCHS = 10_000_000
+
+
+def derived_budget(name: str, max_archs: int, formula: str, keys: tuple[str, ...], overrides: dict) -> Budget:
+    """A :class:`Budget` whose ``max_archs`` a method derives from its own settings (``formula`` of ``keys``, e.g.
+    ``n_archs + population + cycles``). Out of range is an error naming the ``--set`` keys the user gave and the values
+    they typed, not the derived total they never wrote."""
+    if isinstance(max_archs, int) and not isinstance(max_archs, bool) and max_archs > MAX_ARCHS:
+        given = [k for k in keys if k in overrides]
+        said = ", ".join(f"--set {k}={shorten(overrides[k], 40)}" for k in given) or "this budget"
+        raise ConfigError(f"{said} asks for {max_archs:,} architecture evaluations ({formula}); at most "
+                          f"{MAX_ARCHS:,} are allowed. Lower {' or '.join(given or keys)}.")
+    return Budget(name, max_archs=max_archs)
 
 
 @dataclass(frozen=True)
@@ -66,17 +82,18 @@ class RunConfig:
 
     def __post_init__(self):
         if self.budget not in BUDGET_NAMES:
-            raise ConfigError(f"unknown budget {self.budget!r}; valid: {', '.join(BUDGET_NAMES)}.")
+            raise ConfigError(f"unknown budget {brief(self.budget)}; valid: {', '.join(BUDGET_NAMES)}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise ConfigError(f"seed must be an integer in 0..2**32-1, got {self.seed!r}.")
+            raise ConfigError(f"seed must be an integer in 0..2**32-1, got {brief(self.seed)}.")
         if not isinstance(self.n_boot, int) or not 0 <= self.n_boot <= 100_000:
-            raise ConfigError(f"n_boot (bootstrap resamples) must be an integer in 0..100000, got {self.n_boot!r}.")
+            raise ConfigError(f"n_boot (bootstrap resamples) must be an integer in 0..100000, got "
+                              f"{brief(self.n_boot)}.")
         if not self.top_k or any(not isinstance(k, int) or k < 1 for k in self.top_k):
-            raise ConfigError(f"top_k must be positive integers, got {self.top_k!r}.")
+            raise ConfigError(f"top_k must be positive integers, got {brief(self.top_k)}.")
         if not str(self.experiment).strip():
             raise ConfigError("experiment name must not be empty; pass --experiment NAME.")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
-            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}.")
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {brief(self.device)}.")
         if self.max_archs is not None or self.max_sim_seconds is not None:
             Budget("override", self.max_archs, self.max_sim_seconds)  # validates the values
 
@@ -94,12 +111,12 @@ def check_int(owner: str, name: str, value, lo: int, hi: int | None = None) -> N
     """An integer field in [lo, hi], or a ConfigError naming the field, the value and the range."""
     if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
         rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-        raise ConfigError(f"{owner} {name} must be an integer in {rng}, got {value!r}.")
+        raise ConfigError(f"{owner} {name} must be an integer in {rng}, got {brief(value)}.")
 
 
 def check_number(owner: str, name: str, value, lo: float = 0.0) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < lo:
-        raise ConfigError(f"{owner} {name} must be a finite number >= {lo:g}, got {value!r}.")
+        raise ConfigError(f"{owner} {name} must be a finite number >= {lo:g}, got {brief(value)}.")
 
 
 def _coerce(key: str, text: str, annotation) -> object:
@@ -119,7 +136,7 @@ def _coerce(key: str, text: str, annotation) -> object:
                 continue
         elif kind is str:
             return text
-    raise ConfigError(f"--set {key}={text!r}: cannot read {text!r} as {annotation}.")
+    raise ConfigError(f"--set {shorten(key, 40)}={brief(text)}: cannot read it as {annotation}.")
 
 
 def apply_overrides(configs: list, overrides: dict, kind: str) -> list:
@@ -134,5 +151,5 @@ def apply_overrides(configs: list, overrides: dict, kind: str) -> list:
                 break
         else:
             valid = sorted({name for h in hints for name in h})
-            raise ConfigError(f"unknown --set key {key!r} for {kind} methods; valid: {', '.join(valid)}.")
+            raise ConfigError(f"unknown --set key {brief(key)} for {kind} methods; valid: {', '.join(valid)}.")
     return [dataclasses.replace(c, **ch) if ch else c for c, ch in zip(configs, changes, strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _compat_pickle
+import errno
 import hashlib
 import importlib
 import io
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
+from .errors import DataError, StorageError
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -31,20 +32,63 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers see the old file or the new one, never half."""
+#: OS errors that mean "this place cannot be written" (full, read-only, not permitted, a file in a folder's place),
+#: as opposed to a bug or a failing source read inside a ``write`` callback.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS,
+                             errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EIO})
+
+
+def make_dirs(path: str | os.PathLike) -> Path:
+    """``mkdir -p`` that turns any OSError into a :class:`StorageError` naming the directory and the fix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(path, exc, "create the directory") from exc
+    return path
+
+
+def check_writable_dir(path: str | os.PathLike) -> Path:
+    """Fail early (a :class:`StorageError`) when files cannot be created in the directory ``path`` (made if missing):
+    a command that writes several outputs checks them all before it writes the first."""
+    path = make_dirs(path)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise StorageError(path, exc, "write into") from exc
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers see the old file or the new one, never half.
+
+    A full or read-only filesystem, a directory that is not writable, or a file where a directory should be raises
+    :class:`StorageError` (a UserError and an OSError) naming ``path``; the temporary file is removed and ``path``
+    keeps its old content."""
+    path = Path(path)
+    make_dirs(path.parent)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files (as open() would make)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                Path(tmp).unlink(missing_ok=True)
+            except OSError:  # pragma: no cover - the directory vanished or turned read-only meanwhile
+                pass
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError) and exc.errno in _STORAGE_ERRNOS:
+            name = Path(str(exc.filename)).name if exc.filename else ""
+            if name.startswith(f".{path.name}.") and name.endswith(".tmp"):  # name the target, not our temporary file
+                raise StorageError(path, OSError(exc.errno, exc.strerror)) from exc
+            raise StorageError(path, exc) from exc
         raise
 
 

@@ -36,6 +36,8 @@ def summary_table(result: RunResult) -> Table:
             if r:
                 table.add_row(f"{key} vs {truth}", fmt_ci(key, r["value"], r.get("ci_low"), r.get("ci_high"),
                                                           r.get("n")))
+    if result.extra.get("ranking/degenerate"):
+        table.add_row("ranking", "DEGENERATE: the scores cannot rank (see the warning below)")
     table.add_row("ranking scores", str(result.protocol["ranking_scores"]))
     table.add_row("architectures evaluated", fmt_num(result.n_evaluated, "count"))
     c = result.costs
@@ -65,7 +67,7 @@ def print_summary(result: RunResult, console=None) -> None:
     index = result.chosen.get("index", -1)
     lines = [f"chosen arch: {result.chosen['arch']}" + (f" (index {index})" if index is not None and index >= 0
                                                         else "")]
-    lines += [f"note: {note}" for note in result.notes]
+    lines += [f"note: {note}" for note in result.notes if not note.startswith("degenerate ranking")]
     lines.append(f"result: {result.run_dir}/result.json")
     t = result.tracking
     if t.get("run_id"):
@@ -73,6 +75,9 @@ def print_summary(result: RunResult, console=None) -> None:
                      f"view with `mlflow ui --backend-store-uri {t['uri']}`")
     for line in lines:
         console.print(line, soft_wrap=True, markup=False, highlight=False)
+    for note in result.notes:
+        if note.startswith("degenerate ranking"):
+            console.print(f"warning: {note}.", soft_wrap=True, markup=False, highlight=False, style="yellow")
     if t.get("error") and not t.get("run_id"):
         console.print(f"warning: not logged to MLflow {t.get('uri')!r}: {t['error']}. The result is safe in the run "
                       f"directory.", soft_wrap=True, markup=False, highlight=False, style="yellow")

@@ -19,14 +19,23 @@ A suite file::
 Cells are method x benchmark x dataset x seed; a method is paired only with the benchmarks it supports (the
 skipped pairs are listed, never silently dropped). A sweep keeps ``sweep.json`` in ``<out>/<suite>/``: the status of
 every cell (done / failed with the error), written atomically after each cell. Re-running skips done cells (unless
-``force``), resumes a cell killed mid-way from its checkpoint, and retries failed ones.
+``force``), resumes a cell killed mid-way from its checkpoint, and retries failed ones. A cell is done only while its
+``result.json`` parses and is complete; a truncated one is set aside (``result.json.broken``) and the cell re-run.
+
+Everything is checked when the suite is loaded, before anything is written: the name (a plain directory name), unique
+YAML keys, devices, the bootstrap range and, for every cell, its run options and the method's budget built from
+``overrides``. A tracking store that does not answer never fails a sweep: it is reported on stderr (per cell and in the
+summary) and recorded in each run's ``result.json``, for ``nasharness sync``. A full or read-only ``--out-dir`` stops
+the sweep with one error (:class:`~nasharness.errors.StorageError`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -34,12 +43,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .config import BUDGET_NAMES, RunConfig
-from .errors import ConfigError, UserError
+from .errors import ConfigError, StorageError, UserError
 from .io import atomic_write_json
 
 SUITE_KEYS = ("suite", "description", "budget", "seeds", "methods", "benchmarks", "overrides", "experiment", "device",
               "deterministic",
               "bootstrap")
+#: A suite name is a directory under ``--out-dir`` and an MLflow tag: letters, digits, ``.``, ``_``, ``-``, starting
+#: with a letter or digit (so never ``.``, ``..`` or a hidden name), at most 100 characters.
+SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+#: Devices a suite may name (as ``run --device``).
+DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+#: Bootstrap resamples a suite may ask for: the range ``run --bootstrap`` accepts (``RunConfig.n_boot``).
+MAX_BOOTSTRAP = 100_000
 
 
 @dataclass(frozen=True)
@@ -72,8 +88,11 @@ class SuiteConfig:
 
     def __post_init__(self):
         where = f"suite {self.path or self.suite!r}"
-        if not isinstance(self.suite, str) or not self.suite.strip() or "/" in self.suite:
-            raise ConfigError(f"{where}: 'suite' must be a non-empty name without '/', got {self.suite!r}.")
+        if not isinstance(self.suite, str) or not SUITE_NAME.fullmatch(self.suite):
+            raise ConfigError(f"{where}: 'suite' must be a plain name (it becomes a directory under --out-dir): "
+                              f"letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 "
+                              f"characters, no path separators, not '.' or '..'; got {self.suite!r}. Use e.g. "
+                              f"`suite: ci`.")
         if self.budget not in BUDGET_NAMES:
             raise ConfigError(f"{where}: unknown budget {self.budget!r}; valid: {', '.join(BUDGET_NAMES)}.")
         if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
@@ -86,8 +105,17 @@ class SuiteConfig:
         if not isinstance(self.overrides, dict) or any(not isinstance(v, dict) for v in self.overrides.values()):
             raise ConfigError(f"{where}: 'overrides' must map method names to {{key: value}} tables, got "
                               f"{self.overrides!r}.")
-        if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0:
-            raise ConfigError(f"{where}: 'bootstrap' must be an integer >= 0, got {self.bootstrap!r}.")
+        if (isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int)
+                or not 0 <= self.bootstrap <= MAX_BOOTSTRAP):
+            raise ConfigError(f"{where}: 'bootstrap' (resamples for the confidence intervals) must be an integer in "
+                              f"0..{MAX_BOOTSTRAP:,} (as for `run --bootstrap`), got {self.bootstrap!r}; 200 is the "
+                              f"default, 0 turns the intervals off.")
+        if not isinstance(self.device, str) or not DEVICE.fullmatch(self.device):
+            raise ConfigError(f"{where}: unknown 'device' {self.device!r}; valid: auto, cpu, cuda, cuda:N (N a GPU "
+                              f"index, e.g. cuda:0).")
+        if self.experiment is not None and (not isinstance(self.experiment, str) or not self.experiment.strip()):
+            raise ConfigError(f"{where}: 'experiment' must be a non-empty MLflow experiment name, got "
+                              f"{self.experiment!r}; or leave it out (default nasharness-<suite>).")
         if not isinstance(self.deterministic, bool):
             raise ConfigError(f"{where}: 'deterministic' must be true or false, got {self.deterministic!r}.")
         if self.deterministic:  # before any cell's method imports torch (the kernel ISA is fixed when torch loads)
@@ -159,9 +187,23 @@ def load_suite(path: str | Path) -> SuiteConfig:
         raise UserError(f"suite file {str(path)!r} does not exist; suites live under benchmarks/ (e.g. "
                         f"benchmarks/ci.yaml).")
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read suite file {str(path)!r} ({exc.strerror or exc}); check its permissions.") \
+            from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"suite file {str(path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start}): it looks binary or in another encoding. A suite is a YAML text file, e.g. "
+                          f"benchmarks/ci.yaml.") from exc
+    try:
+        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(f"suite file {str(path)!r} gives the key {exc.key!r} twice in one mapping (lines "
+                          f"{exc.first} and {exc.again}); YAML would silently keep the last one. Keep only one.") \
+            from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"suite file {str(path)!r} is not valid YAML: {exc}") from exc
+        msg = " ".join(str(exc).replace('in "<unicode string>", ', "").split())
+        raise ConfigError(f"suite file {str(path)!r} is not valid YAML: {msg}. Fix the line it names.") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"suite file {str(path)!r} must be a mapping of keys ({', '.join(SUITE_KEYS)}).")
     unknown = sorted(set(raw) - set(SUITE_KEYS))
@@ -188,9 +230,68 @@ def load_suite(path: str | Path) -> SuiteConfig:
                          methods=tuple(str(m) for m in methods), benchmarks=benches,
                          overrides=raw.get("overrides") or {}, experiment=raw.get("experiment"),
                          device=str(raw.get("device", "auto")), bootstrap=raw.get("bootstrap", 200),
+                         deterministic=raw.get("deterministic", False),
                          description=str(raw.get("description", "")), path=str(path))
-    config.cells()  # names are checked now, not halfway through a sweep
+    check_cells(config)  # names, overrides and every cell's run options are checked now, not halfway through a sweep
     return config
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, first: int, again: int):
+        super().__init__(f"duplicate key {key!r} on lines {first} and {again}")
+        self.key, self.first, self.again = key, first, again
+
+
+@functools.cache
+def _unique_key_loader():
+    """A SafeLoader that refuses a key given twice in one mapping (plain YAML silently keeps the last one). Built on
+    first use: importing this module does not import yaml."""
+    import yaml  # noqa: PLC0415
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # the base class reports unhashable keys
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key] + 1, key_node.start_mark.line + 1)
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def check_cells(suite: SuiteConfig) -> tuple[list[Cell], list[str]]:
+    """Every check a cell would fail at its start, for every cell, before anything is written: the names
+    (:meth:`SuiteConfig.cells`), the cell's :class:`RunConfig` (device, bootstrap), and the method's budget built from
+    the suite's ``overrides`` (each ``--set`` key against the method's budget fields, each value parsed and
+    range-checked). No data is loaded."""
+    from .plugins import METHODS  # noqa: PLC0415
+
+    where = f"suite file {suite.path!r}" if suite.path else f"suite {suite.suite!r}"
+    cells, skipped = suite.cells()
+    seen = set()
+    for cell in cells:
+        key = (cell.method, cell.bench, cell.dataset)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            config = suite.run_config(cell, out_dir=Path("."), tracking=False, tracking_uri=None, data_dir=None,
+                                      tags={})
+            method = METHODS.factory(cell.method)(config)
+            method.budget(cell.bench, cell.dataset)
+        except UserError as exc:
+            given = suite._overrides_for(cell.method)
+            hint = (f" (the suite's overrides for {cell.method}: {given}; fix them under 'overrides')" if given
+                    else "")
+            raise ConfigError(f"{where}: cell {cell.method} x {cell.bench}/{cell.dataset} would fail: {exc}{hint}") \
+                from exc
+    return cells, skipped
 
 
 # ---- sweep ------------------------------------------------------------------------------------------------------
@@ -206,6 +307,16 @@ class SweepOutcome:
     summary: dict[str, str] = field(default_factory=dict)
     #: The comparison table of the sweep's cells (``compare.aggregate``), when any cell finished.
     table: object = None
+    #: Cells whose run finished but was not logged to MLflow: cell id -> the tracking error (kept in the run's
+    #: ``result.json`` ``tracking`` field; ``nasharness sync`` uploads them later).
+    not_logged: dict[str, str] = field(default_factory=dict)
+    #: The tracking store's error for the suite's parent run (it did not answer), if any.
+    tracking_error: str | None = None
+    tracking_uri: str | None = None
+    #: Cells re-run because their earlier result.json was unreadable or incomplete.
+    rerun_broken: list[str] = field(default_factory=list)
+    #: Everything worth a line on stderr, in order (also passed to ``warn`` as it happens).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -218,11 +329,58 @@ def _unfinished(cell_dir: Path) -> bool:
                                      for d in cell_dir.iterdir() if d.is_dir())
 
 
+def _result_problem(path: Path) -> str | None:
+    """Why ``path`` is not a complete run result (None: it is one)."""
+    from .results import RunResult  # noqa: PLC0415
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"unreadable ({type(exc).__name__}: {exc})"
+    if not isinstance(raw, dict):
+        return "not a JSON object"
+    try:
+        result = RunResult(**raw)
+    except TypeError as exc:
+        return f"incomplete ({exc})"
+    if not all(isinstance(getattr(result, k), dict) for k in ("protocol", "chosen", "truth", "ranking", "costs")):
+        return "incomplete (a section is not a mapping)"
+    return None
+
+
+def _set_aside_broken(cell_dir: Path) -> list[str]:
+    """Rename every unreadable or incomplete ``result.json`` of a cell to ``result.json.broken`` (kept for a look; no
+    reader globs that name), which leaves its run directory unfinished: the cell is re-run, resuming there. Returns
+    one description per file set aside."""
+    found = []
+    if not cell_dir.is_dir():
+        return found
+    for d in sorted(p for p in cell_dir.iterdir() if p.is_dir()):
+        f = d / "result.json"
+        if f.is_file() and (why := _result_problem(f)):
+            try:
+                os.replace(f, d / "result.json.broken")
+            except OSError as exc:
+                raise StorageError(f, exc, "set aside the broken result") from exc
+            found.append(f"{f} is {why}; kept as result.json.broken")
+    return found
+
+
 def _finished_result(cell_dir: Path) -> Path | None:
     if not cell_dir.is_dir():
         return None
     done = sorted(d / "result.json" for d in cell_dir.iterdir() if (d / "result.json").exists())
     return done[-1] if done else None
+
+
+def _inside(path: Path, base: Path, what: str) -> Path:
+    """``path`` resolved (symlinks and ``..`` followed); an error unless it lies under ``base``."""
+    real, top = path.resolve(), base.resolve()
+    if real != top and top not in real.parents:
+        raise ConfigError(f"the sweep would write {what} {str(real)!r}, outside --out-dir {str(top)!r} (from "
+                          f"{str(path)!r}); nothing was written. Rename the suite or the dataset to a plain name, or "
+                          f"remove the symlink that leads out of --out-dir.")
+    return real
 
 
 def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: bool = True,
@@ -231,12 +389,18 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
           on_cell: Callable[[Cell, str, int, int], None] | None = None, backend: str = "local",
           ray_address: str | None = None, resources: dict | None = None,
           progress: Callable[[int, int], None] | None = None,
-          status: Callable[[str], None] | None = None) -> SweepOutcome:
+          status: Callable[[str], None] | None = None,
+          warn: Callable[[str], None] | None = None) -> SweepOutcome:
     """Run a suite's cells (``on_cell(cell, status, k, total)`` reports progress): one after another in this process
     (``backend="local"``), or as Ray tasks (``"ray"``: a local Ray started on 127.0.0.1, or the cluster at
     ``ray_address``), each needing ``resources`` ``{"cpus": n, "gpus": m}``. Every cell logs to the same tracking
     URI; only this process writes ``sweep.json``. ``progress`` / ``status``: the running cell's progress callbacks
-    (as :func:`nasharness.api.run`'s; local backend)."""
+    (as :func:`nasharness.api.run`'s; local backend). ``warn``: each warning as it happens (a tracking store that
+    does not answer, a cell not logged, a broken result re-run); they are also in ``SweepOutcome.warnings``.
+
+    A tracking store that does not answer never fails the sweep: the runs are written and each run's ``result.json``
+    records the error, for ``nasharness sync``. A full or read-only ``out_dir`` stops the sweep with a
+    :class:`StorageError` (the cells done so far stay done)."""
     if backend not in ("local", "ray"):
         raise UserError(f"unknown sweep backend {backend!r}; valid: local, ray.")
     resources = {"cpus": 1, "gpus": 0, **(resources or {})}
@@ -246,31 +410,77 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
     cells, unsupported = suite.cells()
     if only is not None:
         cells = [c for c in cells if only(c)]
-    root = Path(out_dir).expanduser() / suite.suite
+    base = Path(out_dir).expanduser()
+    root = base / suite.suite
+    # every path this sweep writes, checked before the first is created
+    _inside(root, base, "the sweep directory")
+    for cell in cells:
+        _inside(root / "cells" / cell.id, root, "the cell directory")
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create the sweep directory {str(root)!r} ({exc.strerror}); pass a writable "
-                        f"--out-dir.") from exc
+        raise StorageError(root, exc, "create the sweep directory") from exc
     state_path = root / "sweep.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    outcome = SweepOutcome(suite.suite, str(root.resolve()), unsupported=unsupported)
+
+    def warning(msg: str) -> None:
+        outcome.warnings.append(msg)
+        if warn:
+            warn(msg)
+
+    state, state_lost = {}, False
+    if state_path.exists():
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+            if not isinstance(state, dict) or not isinstance(state.get("cells", {}), dict):
+                raise ValueError("not a sweep state object")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            state, state_lost = {}, True
+            try:
+                os.replace(state_path, root / "sweep.json.broken")
+            except OSError as err:
+                raise StorageError(state_path, err, "set aside the unreadable sweep state") from err
+            warning(f"{state_path} is unreadable ({type(exc).__name__}: {exc}); kept as sweep.json.broken and "
+                    f"rebuilt: cells with a complete result.json count as done, the others run.")
     if state.get("suite_config") not in (None, _jsonable(suite)):
         state["previous_suite_config"] = state["suite_config"]
     state.update({"suite": suite.suite, "suite_config": _jsonable(suite), "cells": state.get("cells", {})})
-    outcome = SweepOutcome(suite.suite, str(root.resolve()), unsupported=unsupported)
+
+    # a truncated or incomplete result.json is not a finished run: set it aside (compare would fail on it) and re-run
+    broken: dict[str, list[str]] = {}
+    if (root / "cells").is_dir():
+        for cell_dir in sorted(p for p in (root / "cells").iterdir() if p.is_dir()):
+            if found := _set_aside_broken(cell_dir):
+                broken[cell_dir.name] = found
+    for cell_id, found in broken.items():
+        if cell_id in state["cells"] and state["cells"][cell_id].get("status") == "done":
+            state["cells"][cell_id] = {"status": "broken", "error": "; ".join(found)}
+        outcome.rerun_broken.append(cell_id)
+        warning(f"cell {cell_id}: {'; '.join(found)}; the cell is not done and runs again.")
 
     parent = _ParentRun(suite, tracking_uri, state.get("parent_run_id")) if tracking else None
     if parent is not None:
         parent.start()
         state["parent_run_id"] = outcome.parent_run_id = parent.run_id
-        state["tracking_uri"] = parent.uri
+        state["tracking_uri"] = outcome.tracking_uri = parent.uri
+        if not parent.ok:
+            outcome.tracking_error = parent.error
+            state["tracking_error"] = parent.error
+            warning(f"the tracking store {parent.uri!r} did not answer ({parent.error}); the cells run without "
+                    f"MLflow and each result.json records this, upload them later with `nasharness sync "
+                    f"{root / 'cells'}`.")
+        else:
+            state.pop("tracking_error", None)
     atomic_write_json(state_path, state)
     todo: list[tuple[int, Cell, RunConfig]] = []
     for k, cell in enumerate(cells, 1):
         cell_dir = root / "cells" / cell.id
         prev = state["cells"].get(cell.id, {})
-        if not force and prev.get("status") == "done" and _finished_result(cell_dir):
+        done = prev.get("status") == "done" or (state_lost and cell.id not in broken)
+        if not force and done and _finished_result(cell_dir):
             outcome.skipped_done.append(cell.id)
+            if state_lost:
+                state["cells"][cell.id] = {"status": "done", "run_dir": str(_finished_result(cell_dir).parent)}
             if on_cell:
                 on_cell(cell, "skipped (done)", k, len(cells))
             continue
@@ -284,10 +494,28 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
         todo.append((k, cell, config))
 
     def started(k: int, cell: Cell, config: RunConfig) -> None:
+        what = "re-running (its result.json was broken)" if cell.id in broken else (
+            "resuming" if config.resume else "running")
         if on_cell:
-            on_cell(cell, "resuming" if config.resume else "running", k, len(cells))
+            on_cell(cell, what, k, len(cells))
         state["cells"][cell.id] = {"status": "running", "started": time.time()}
         atomic_write_json(state_path, state)
+
+    def not_logged(run_dir: str) -> str | None:
+        """The run's tracking error; for a run the sweep kept off MLflow (its store did not answer), record that in
+        its result.json so that `nasharness sync` knows to upload it."""
+        path = Path(run_dir) / "result.json"
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # a Ray cluster's run directory this machine cannot see
+            return None
+        t = result.get("tracking") or {}
+        if parent is not None and not parent.ok and not t.get("run_id"):
+            t = {"uri": parent.uri, "experiment": suite.experiment_name,
+                 "error": f"not logged: the sweep's tracking store did not answer ({parent.error})"}
+            result["tracking"] = t
+            atomic_write_json(path, result)
+        return t.get("error")
 
     def finished(k: int, cell: Cell, t0: float, run_dir: str | None, run_id: str | None, error: str | None,
                  tb: str = "") -> None:
@@ -297,11 +525,21 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
             if on_cell:
                 on_cell(cell, f"FAILED: {error}", k, len(cells))
         else:
+            tracking_error = not_logged(run_dir) if tracking else None
             state["cells"][cell.id] = {"status": "done", "run_dir": run_dir, "wall_s": time.time() - t0,
                                        "mlflow_run_id": run_id}
             outcome.done.append(cell.id)
+            if tracking_error:
+                state["cells"][cell.id]["tracking_error"] = tracking_error
+                outcome.not_logged[cell.id] = tracking_error
+                if parent is None or parent.ok:  # a parent that failed was reported once, above
+                    warning(f"cell {cell.id}: done, but NOT logged to MLflow ({tracking_error}); the result is in "
+                            f"{run_dir}, upload it with `nasharness sync {run_dir}`.")
+                if on_cell:
+                    on_cell(cell, "done (not logged to MLflow)", k, len(cells))
         atomic_write_json(state_path, state)  # after every cell: a killed sweep resumes from here
 
+    failing = None
     try:
         if backend == "ray":
             _run_ray(todo, started, finished, address=ray_address, cpus=resources.get("cpus", 1),
@@ -312,20 +550,54 @@ def sweep(suite: SuiteConfig, *, out_dir: str | Path = "runs/sweeps", tracking: 
                 t0 = time.time()
                 try:
                     result = api.run(config, progress=progress, status=status)
+                except UserError as exc:
+                    if not isinstance(exc, StorageError) and not isinstance(exc.__cause__, StorageError):
+                        finished(k, cell, t0, None, None, f"{type(exc).__name__}: {exc}",
+                                 traceback.format_exc(limit=8))
+                        continue
+                    # a full or read-only disk: every further cell would fail the same way, so the sweep stops
+                    state["cells"][cell.id] = {"status": "failed", "error": str(exc), "wall_s": time.time() - t0}
+                    outcome.failed[cell.id] = str(exc)
+                    raise
                 except Exception as exc:  # noqa: BLE001 - one failing cell must not stop the suite
                     finished(k, cell, t0, None, None, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=8))
                 else:
                     finished(k, cell, t0, result.run_dir, result.tracking.get("run_id"), None)
+    except BaseException as exc:
+        failing = exc
+        raise
     finally:
-        table = compare_dirs([root / "cells"]) if (root / "cells").exists() else None
-        if table is not None and len(table):
-            outcome.summary = write_compare(table, root / "summary")
-            outcome.table = table
-        if parent is not None:
-            parent.finish(outcome)
-        state["last_sweep"] = {"done": outcome.done, "skipped_done": outcome.skipped_done, "failed": outcome.failed,
-                               "finished": time.time()}
-        atomic_write_json(state_path, state)
+        def step(fn) -> None:
+            """Each closing step on its own: while the sweep already stops with an error (e.g. the disk filled up),
+            that one is reported, not a later one, and what can still be recorded is."""
+            try:
+                fn()
+            except UserError:
+                if failing is None:
+                    raise
+
+        def summarize() -> None:
+            table = compare_dirs([root / "cells"]) if (root / "cells").exists() else None
+            if table is not None and len(table):
+                outcome.summary = write_compare(table, root / "summary")
+                outcome.table = table
+
+        def close_parent() -> None:
+            if parent is not None:
+                parent.finish(outcome)
+                if parent.ok and parent.error:
+                    warning(f"the suite's MLflow parent run {parent.run_id} was not finished ({parent.error}); the "
+                            f"summary is in {root}.")
+
+        def record() -> None:
+            state["last_sweep"] = {"done": outcome.done, "skipped_done": outcome.skipped_done,
+                                   "failed": outcome.failed, "not_logged": outcome.not_logged,
+                                   "finished": time.time()}
+            atomic_write_json(state_path, state)
+
+        step(summarize)
+        step(close_parent)
+        step(record)
     return outcome
 
 

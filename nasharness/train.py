@@ -20,7 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from .config import RunConfig, apply_overrides, check_int, check_number
-from .errors import ConfigError, UserError
+from .errors import ConfigError, UserError, torch_load_reason
 from .io import atomic_write
 from .tabular.base import Protocol
 
@@ -159,8 +159,8 @@ def train_network(genotype, cfg: TrainConfig, *, seed: int, device, data_dir=Non
         try:
             blob = torch.load(checkpoint, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"checkpoint {str(checkpoint)!r} cannot be read ({exc}); delete it to start over.") \
-                from exc
+            raise ConfigError(f"checkpoint {str(checkpoint)!r} cannot be read ({torch_load_reason(exc)}); delete it "
+                              f"to start over.") from exc
         if blob["config"] != asdict(cfg):
             raise ConfigError(f"checkpoint {str(checkpoint)!r} was written with another training config; resume with "
                               f"the same options.")

@@ -58,7 +58,7 @@ _RULES: list[tuple[re.Pattern, str, str, str]] = [
      "the next renas / predictor-mse run"),
     (re.compile(r"latency-.+\.json$"), "tables", "block latency table measured on one device",
      "the next ImageNet-space search (measured again)"),
-    (re.compile(r"cifar10-[0-9a-f]+-v\d+\.npz$"), "images", "decoded CIFAR-10 (from cifar10-jpg.tar)",
+    (re.compile(r"cifar10-[0-9a-f]+-v\d+\.(npz|json)$"), "images", "decoded CIFAR-10 (from cifar10-jpg.tar)",
      "the next run that needs CIFAR-10 from the data root (decodes the tar again, about a minute)"),
     (re.compile(r"imagefolder-[0-9a-f]+-r\d+\.npy$"), "images", "decoded ImageNet-layout folder",
      "the next ImageNet run on that folder (decodes it again)"),

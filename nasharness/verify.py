@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import UserError
+from .errors import UserError, torch_load_reason
 
 
 def evaluate_folder(model, folder, *, device, batch_size: int = 100, resolution: int = 224,
@@ -66,7 +66,7 @@ def load_checkpoint(model, path: str | Path) -> str:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{str(path)!r} is not a loadable checkpoint ({type(exc).__name__}: {exc}); only tensors "
+        raise UserError(f"{str(path)!r} is not a loadable checkpoint ({torch_load_reason(exc)}); only tensors "
                         f"and plain containers are read (weights-only).") from exc
     if not isinstance(blob, dict):
         raise UserError(f"{str(path)!r} holds a {type(blob).__name__}, not a state dict.")

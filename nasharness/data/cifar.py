@@ -205,6 +205,10 @@ def read_batches_py(folder: Path) -> Cifar10:
             raise _bad(folder / n, f"it is not a CIFAR-10 batch ({type(exc).__name__}: {exc})") from exc
         if len(x) != len(y) or not len(x):
             raise _bad(folder / n, f"it holds {len(x)} images and {len(y)} labels; expected equal, non-zero counts")
+        bad = np.flatnonzero((y < 0) | (y > 9))
+        if len(bad):
+            raise _bad(folder / n, f"{len(bad):,} of its {len(y):,} labels are outside 0..9 (label {int(y[bad[0]])} "
+                                   f"at position {int(bad[0])}); CIFAR-10 has 10 classes")
         parts.append((x, y))
     return Cifar10(np.concatenate([p[0] for p in parts[:5]]), np.concatenate([p[1] for p in parts[:5]]),
                    parts[5][0], parts[5][1], source=str(folder), pickle_order=True)
@@ -249,24 +253,77 @@ def load_cifar10(data_dir=None, dataset_root=None, *, allow_subset: bool = True)
 
 
 def _decoded_tar(tar: Path, expected: str | None) -> Cifar10:
+    """The tar's images from the decode cache when the cache verifies, else decoded (and cached) again.
+
+    The cache is ``cifar10-<tar sha>-v<N>.npz`` plus a sidecar ``.json`` with the npz's sha256, written after it. A
+    cache whose sha256 differs from the sidecar's, or that cannot be read or holds the wrong shapes, dtypes or labels
+    (whatever the exception: BadZipFile, zlib errors, a truncated member) is deleted and decoded again from the
+    verified source, with a one-line notice on stderr; a cache from before the sidecar is checked by reading it."""
     sha = sha256_file(tar)
     if expected and sha != expected:
         raise _bad(tar, f"its sha256 is {sha}, expected {expected}; it is truncated or a different file")
     cached = cache_dir() / f"cifar10-{sha[:16]}-v{CACHE_VERSION}.npz"
+    sidecar = cached.with_suffix(".json")
     if cached.exists():
         try:
-            with np.load(cached) as z:
-                return Cifar10(z["train_x"], z["train_y"], z["test_x"], z["test_y"], source=str(tar))
-        except (OSError, ValueError, KeyError, EOFError):
-            cached.unlink(missing_ok=True)  # a damaged decode cache is just re-decoded from the verified source
+            data = _read_decode_cache(cached, sidecar, str(tar))
+            if not sidecar.exists():  # written before the sidecar existed: it read back whole, record its hash
+                _write_sidecar(cached, sidecar, sha)
+            return data
+        except Exception as exc:  # noqa: BLE001 - any damage (zip, zlib, numpy, shapes) means: decode again
+            import sys  # noqa: PLC0415
+
+            from ..errors import shorten  # noqa: PLC0415
+
+            for p in (cached, sidecar):
+                p.unlink(missing_ok=True)
+            sys.stderr.write(f"note: the CIFAR-10 decode cache {cached} was damaged ({type(exc).__name__}: "
+                             f"{shorten(str(exc), 80)}); deleted it, decoding {tar.name} again.\n")
+            sys.stderr.flush()
     data = decode_jpg_tar(tar)
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, train_x=data.train_x, train_y=data.train_y, test_x=data.test_x, test_y=data.test_y)
 
+    sidecar.unlink(missing_ok=True)  # never a sidecar that describes another npz
     atomic_write(cached, write)
+    _write_sidecar(cached, sidecar, sha)
     from ..terminal import cache_written  # noqa: PLC0415
 
     cache_written(cached, "the decoded CIFAR-10 images")  # a large file in the user's cache: say so, once
     return data
+
+
+def _write_sidecar(cached: Path, sidecar: Path, source_sha: str) -> None:
+    from ..io import atomic_write_json  # noqa: PLC0415
+
+    atomic_write_json(sidecar, {"npz_sha256": sha256_file(cached), "source_sha256": source_sha,
+                                "cache_version": CACHE_VERSION})
+
+
+#: The arrays of a decode cache: (shape after the image count, dtype).
+_SHAPES = {"train_x": ((32, 32, 3), np.uint8), "train_y": ((), np.int64), "test_x": ((32, 32, 3), np.uint8),
+           "test_y": ((), np.int64)}
+
+
+def _read_decode_cache(cached: Path, sidecar: Path, source: str) -> Cifar10:
+    """The decode cache, verified (sha256 against the sidecar when there is one; shapes, dtypes, labels); raises on
+    any damage. Hashing the ~180 MB file costs a fraction of a second, against about a minute to decode the tar."""
+    import json  # noqa: PLC0415
+
+    if sidecar.exists():
+        recorded = json.loads(sidecar.read_text()).get("npz_sha256")
+        actual = sha256_file(cached)
+        if actual != recorded:
+            raise ValueError(f"sha256 {actual[:16]}… differs from the recorded {str(recorded)[:16]}…")
+    with np.load(cached, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in _SHAPES}
+    for k, (shape, dtype) in _SHAPES.items():
+        a, n = arrays[k], len(arrays[k.replace("_y", "_x")])
+        if a.ndim != 1 + len(shape) or a.shape[1:] != shape or a.dtype != dtype or not len(a) or len(a) != n:
+            raise ValueError(f"{k} is {a.dtype}{list(a.shape)}, expected {np.dtype(dtype)}{[n or 'n', *shape]}")
+    for k in ("train_y", "test_y"):
+        if arrays[k].min() < 0 or arrays[k].max() > 9:
+            raise ValueError(f"{k} holds labels outside 0..9")
+    return Cifar10(arrays["train_x"], arrays["train_y"], arrays["test_x"], arrays["test_y"], source=source)

@@ -24,7 +24,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from ..config import Budget, apply_overrides
+from ..config import Budget, apply_overrides, derived_budget
 from ..errors import UserError
 from ..io import atomic_write_json
 from ..supernet.evaluate import EvalConfig, InheritedEvaluator, eval_set
@@ -245,12 +245,14 @@ class OneShotMethod:
 
     def budget(self, bench: str, dataset: str) -> Budget:
         e = self.eval_config
+        name = self.config.budget + ("+overrides" if self.config.overrides else "")
         if bench.endswith("-imagenet"):
             c = self.imagenet_config
-            return Budget(self.config.budget + ("+overrides" if self.config.overrides else ""),
-                          max_archs=c.nsga_population * (c.nsga_generations + 1))
-        return Budget(self.config.budget + ("+overrides" if self.config.overrides else ""),
-                      max_archs=e.n_archs + e.population + e.cycles)
+            return derived_budget(name, c.nsga_population * (c.nsga_generations + 1),
+                                  "nsga_population x (nsga_generations + 1)", ("nsga_population", "nsga_generations"),
+                                  self.config.overrides)
+        return derived_budget(name, e.n_archs + e.population + e.cycles, "n_archs + population + cycles",
+                              ("n_archs", "population", "cycles"), self.config.overrides)
 
     def protocol(self, bench, dataset: str) -> Protocol:
         if bench.name.endswith("-imagenet"):

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ..config import Budget, apply_overrides
+from ..config import MAX_ARCHS, Budget, apply_overrides, derived_budget
 from ..errors import UserError
 from ..predictors.model import Predictor, PredictorConfig
 from ..tabular.base import Protocol
@@ -72,7 +72,8 @@ class PredictorMethod:
         return n, f"{n} training archs = {n / universe:.4%} of the {universe:,} labeled architectures"
 
     def budget(self, bench: str, dataset: str) -> Budget:
-        return Budget(self.config.budget, max_archs=self.predictor_config.train_size or 10_000_000)
+        return derived_budget(self.config.budget, self.predictor_config.train_size or MAX_ARCHS, "train_size",
+                              ("train_size",), self.config.overrides)
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
         from ..predictors.encoding import cached_encodings  # noqa: PLC0415

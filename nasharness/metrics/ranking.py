@@ -219,3 +219,24 @@ def ranking_report(
         out[f"ndcg@{k}"] = ndcg_at_k(pred, true, k)
     out["regret@1"] = regret_at_k(pred, true, 1)
     return out
+
+
+def degenerate_scores(scores) -> str | None:
+    """Why ``scores`` cannot rank anything, or None when they can: all (finite) scores equal — e.g. a diverged
+    supernet whose every path predicts one class — or some non-finite (NaN / inf). Kendall tau and the other ranking
+    metrics are then NaN or meaningless; the harness flags such a run instead of reporting it as a normal result."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if s.size < 2:
+        return None
+    finite = s[np.isfinite(s)]
+    why = []
+    if len(finite) >= 2 and np.all(finite == finite[0]):
+        why.append(f"all {len(finite):,} finite scores equal ({finite[0]:.6g})" if len(finite) < s.size
+                   else f"all {s.size:,} scores equal ({finite[0]:.6g})")
+    if len(finite) < s.size:
+        why.append(f"{s.size - len(finite):,} of {s.size:,} scores NaN or infinite")
+    if not why:
+        return None
+    return (f"degenerate ranking: {'; '.join(why)}, so the ranking metrics (Kendall tau, Spearman, P@K) carry no "
+            f"information; the training likely diverged (see train/final_loss) or the method returned placeholder "
+            f"scores")

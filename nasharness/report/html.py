@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..compare import METRICS
-from ..io import atomic_write_text
+from ..errors import StorageError
+from ..io import atomic_write_text, make_dirs
 
 
 def _img(path: Path, alt: str) -> str:
@@ -49,8 +50,7 @@ def write_html(out_dir: str | Path, table: pd.DataFrame, *, regression_md_rows=N
     from ..compare import _fmt  # noqa: PLC0415
     from . import plots  # noqa: PLC0415
 
-    out = Path(out_dir).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dirs(Path(out_dir).expanduser())  # an unwritable folder is a StorageError naming it, no traceback
     parts = [f"<h1>{html.escape(title)}</h1>"]
     head = ["method", "bench / dataset", "budget", "truth", "seeds", "archs"] + [label for _, _, label in METRICS]
     rows = [[html.escape(str(r["method"])), f"NB{r['bench']} / {html.escape(str(r['dataset']))}",
@@ -69,7 +69,11 @@ def write_html(out_dir: str | Path, table: pd.DataFrame, *, regression_md_rows=N
         parts += ["<h2>Against the baseline</h2>",
                   _table(["method", "bench / dataset", "quantity", "baseline", "current", "delta", "band", "verdict"],
                          reg)]
-    with tempfile.TemporaryDirectory() as tmp:
+    try:  # the plots are drawn beside the page (a full or read-only folder fails here, before anything is kept)
+        scratch = tempfile.TemporaryDirectory(prefix=".plots-", dir=out)
+    except OSError as exc:
+        raise StorageError(out, exc, "write the HTML report into") from exc
+    with scratch as tmp:
         figs = []
         for col, label in (("kendall_tau", "Kendall tau"), ("regret", "regret (pp)")):
             if table[f"{col}_mean"].notna().any():

@@ -19,10 +19,13 @@ def _pyplot():
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
+    from ..io import atomic_write  # noqa: PLC0415
+
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:  # atomic: a full disk leaves no half-written PNG, and fails as a StorageError naming the path
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
     return path
 
 

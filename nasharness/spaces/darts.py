@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import ConfigError, UserError, brief, shorten
 
 PRIMITIVES: tuple[str, ...] = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
                                "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
@@ -187,6 +187,23 @@ def _lookup(name: str) -> Genotype | None:
 def parse_genotype(text: str | Genotype) -> Genotype:
     """A published name (``FairDARTS_a``, case-insensitive, ``-`` or ``_``) or a genotype string (its ``repr``; the
     DARTS pair layout is accepted too)."""
+    return _check_outputs(_parse_genotype(text))
+
+
+def _check_outputs(g: Genotype) -> Genotype:
+    """Every cell must concatenate at least one live node: a cell whose output nodes are all isolated (no path from
+    the cell inputs) has no output at all, and no network can be built from it."""
+    for kind, red in (("normal", False), ("reduce", True)):
+        if not g.output_nodes(red):
+            _, concat = g.cell(red)
+            raise ConfigError(
+                f"genotype {kind} cell: its output node(s) {list(concat)} are all isolated (no edge reaches them from "
+                f"the cell inputs 0/1 through live nodes; live: {g.live_nodes(red) or 'none'}), so the cell has no "
+                f"output. Add an edge into one of them from a live node, or list a live node in {kind}_concat.")
+    return g
+
+
+def _parse_genotype(text: str | Genotype) -> Genotype:
     if isinstance(text, Genotype):
         return text
     if not isinstance(text, str):
@@ -196,9 +213,10 @@ def parse_genotype(text: str | Genotype) -> Genotype:
         return found
     m = re.fullmatch(r"\s*Genotype\((.*)\)\s*", text, re.S)
     if not m:
-        raise UserError(f"unknown DARTS architecture {text!r}: not a published name (valid: {', '.join(PUBLISHED)}) "
-                        f"and not a genotype string of the form Genotype(normal=[('sep_conv_3x3', 2, 0), ...], "
-                        f"normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[...]).")
+        raise UserError(f"unknown DARTS architecture {brief(text)}: not a published name (valid: "
+                        f"{', '.join(PUBLISHED)}) and not a genotype string of the form "
+                        f"Genotype(normal=[('sep_conv_3x3', 2, 0), ...], normal_concat=[2, 3, 4, 5], reduce=[...], "
+                        f"reduce_concat=[...]).")
     try:
         tree = ast.parse(f"f({m.group(1)})", mode="eval").body
         kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
@@ -211,7 +229,7 @@ def parse_genotype(text: str | Genotype) -> Genotype:
             raise ValueError("edges are (op, to_node, from_node) triples (or all (op, from_node) pairs)")
         return Genotype(**kwargs)
     except (SyntaxError, ValueError, TypeError) as exc:
-        raise UserError(f"malformed genotype string {text!r}: {exc}.") from exc
+        raise UserError(f"malformed genotype string {brief(text)}: {shorten(str(exc))}.") from exc
 
 
 # ---- parse rules: architecture weights [14 edges x 8 ops] -> genotype -------------------------------------------

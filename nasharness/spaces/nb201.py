@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..errors import UserError
+from ..errors import UserError, brief, shorten
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
@@ -26,14 +26,15 @@ _FORMAT_HELP = "expected the form |op~0|+|op~0|op~1|+|op~0|op~1|op~2| with ops f
 def parse_arch(arch: str) -> tuple[str, ...]:
     """Arch string -> tuple of 6 ops in edge order; a clear error for anything malformed."""
     if not isinstance(arch, str):
-        raise UserError(f"NB201 arch must be a string, got {type(arch).__name__} {arch!r}; {_FORMAT_HELP}.")
+        raise UserError(f"NB201 arch must be a string, got {type(arch).__name__} {brief(arch)}; {_FORMAT_HELP}.")
     m = _ARCH_RE.match(arch.strip())
     if not m:
-        raise UserError(f"malformed NB201 arch string {arch!r}; {_FORMAT_HELP}.")
+        raise UserError(f"malformed NB201 arch string {brief(arch)}; {_FORMAT_HELP}.")
     ops = m.groups()
     bad = [o for o in ops if o not in OPS]
     if bad:
-        raise UserError(f"unknown NB201 operation(s) {', '.join(map(repr, bad))} in {arch!r}; valid: {', '.join(OPS)}.")
+        raise UserError(f"unknown NB201 operation(s) {shorten(', '.join(map(repr, bad)))} in {brief(arch)}; "
+                        f"valid: {', '.join(OPS)}.")
     return ops
 
 

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from ..config import check_int, check_number
 from ..data.cifar import MEAN, STD
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError, shorten, torch_load_reason
 from ..io import atomic_write
 from . import distributed
 
@@ -186,21 +186,39 @@ class SupernetTrainer:
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"checkpoint {str(path)!r} cannot be read ({exc}); delete it to start over.") from exc
+            raise ConfigError(f"checkpoint {str(path)!r} cannot be read ({torch_load_reason(exc)}); delete it to "
+                              f"start over.") from exc
+        need = [*self._CHECKPOINT_KEYS, *(["hook"] if self.step_hook is not None else [])]
+        missing = [k for k in need if k not in blob] if isinstance(blob, dict) else need
+        if missing:
+            raise self._incomplete(path, f"it lacks {', '.join(missing)}")
         if blob["config"] != asdict(self.config):
             raise ConfigError(f"checkpoint {str(path)!r} was written with a different supernet config; resume with "
                               f"the same options, or start a new run.")
-        self.model.load_state_dict(blob["model"])
-        self.optimizer.load_state_dict(blob["optimizer"])
-        self.scheduler.load_state_dict(blob["scheduler"])
-        self.path_rng.bit_generator.state = blob["path_rng"]
-        self.data_gen.set_state(blob["data_gen"])
-        torch.set_rng_state(blob["torch_rng"])
-        self.state = TrainState(**blob["state"])
-        self.path_counts = Counter({(h, n): c for h, n, c in blob.get("path_counts", [])})
-        if self.step_hook is not None:
-            self.step_hook.load_state_dict(blob["hook"])
+        try:
+            self.model.load_state_dict(blob["model"])
+            self.optimizer.load_state_dict(blob["optimizer"])
+            self.scheduler.load_state_dict(blob["scheduler"])
+            self.path_rng.bit_generator.state = blob["path_rng"]
+            self.data_gen.set_state(blob["data_gen"])
+            torch.set_rng_state(blob["torch_rng"])
+            self.state = TrainState(**blob["state"])
+            self.path_counts = Counter({(h, n): c for h, n, c in blob.get("path_counts", [])})
+            if self.step_hook is not None:
+                self.step_hook.load_state_dict(blob["hook"])
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
+            raise self._incomplete(path, f"its contents do not fit this run ({type(exc).__name__}: "
+                                         f"{shorten(str(exc), 100)})") from exc
         return True
+
+    #: What :meth:`save` writes and :meth:`load` needs (``hook`` too when there is a step hook).
+    _CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "path_rng", "data_gen", "torch_rng", "state", "config")
+
+    @staticmethod
+    def _incomplete(path: Path, why: str) -> DataError:
+        run_dir = path.parent.parent
+        return DataError(f"checkpoint {str(path)!r} is incomplete or from another nasharness version: {why}. Start "
+                         f"over: delete {str(run_dir)!r} (or just its checkpoints/) and run again without --resume.")
 
     # ---- training -------------------------------------------------------------------------------------------------
     def train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[float, float, int]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import UserError, unknown_name
+from ..errors import UserError, brief, unknown_name
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class TabularBenchmark:
         row = self._key_index().get(key)
         if row is None:
             raise UserError(
-                f"architecture {arch!r} is not in the NAS-Bench-{self.name} table ({self.size:,} architectures "
+                f"architecture {brief(arch)} is not in the NAS-Bench-{self.name} table ({self.size:,} architectures "
                 f"present of {self.space_size:,}). {self.missing_hint()}"
             )
         return row

@@ -1,4 +1,5 @@
-"""The converted-table cache: invalidation on source/format changes, loud failure on damage."""
+"""The converted-table cache: invalidation on source/format changes, damage detected (rebuilt from the verified
+sources, or a loud failure where it cannot be)."""
 
 import os
 import shutil
@@ -43,10 +44,20 @@ def test_changed_source_is_detected(data_copy):
         nb201.load(data_copy)
 
 
-def test_truncated_cache_is_a_clear_error_with_the_fix(data_copy):
+def test_truncated_cache_is_rebuilt_from_the_verified_sources(data_copy, capfd):
     nb201.load(data_copy)
     table_path, _ = cache.cache_paths("nb201", data_copy.resolve())
     table_path.write_bytes(table_path.read_bytes()[:1000])
+    capfd.readouterr()
+    b = nb201.load(data_copy)  # its sha256 no longer matches the sidecar: rebuilt, with a one-line notice
+    assert b.meta["cache"]["hit"] is False and b.size == 15_625 and "damaged" in capfd.readouterr().err
+    assert nb201.load(data_copy, force=True).size == 15_625  # the explicit fix still works
+
+
+def test_unreadable_sidecar_is_a_clear_error_with_the_fix(data_copy):
+    nb201.load(data_copy)
+    _, meta_path = cache.cache_paths("nb201", data_copy.resolve())
+    meta_path.write_text("{not json")
     with pytest.raises(CacheError, match=r"damaged.*nasharness bench prepare 201 --force"):
         nb201.load(data_copy)
     assert nb201.load(data_copy, force=True).size == 15_625  # the documented fix works
@@ -69,5 +80,6 @@ def test_flipped_byte_in_cache_is_detected(data_copy):
     raw = bytearray(table_path.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     table_path.write_bytes(bytes(raw))
-    with pytest.raises(CacheError, match="damaged"):
-        nb201.load(data_copy)
+    b = nb201.load(data_copy)  # detected by the table's sha256, rebuilt from the sources
+    assert b.meta["cache"]["hit"] is False and b.size == 15_625
+    assert nb201.load(data_copy).meta["cache"]["hit"] is True
