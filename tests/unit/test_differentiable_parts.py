@@ -66,13 +66,19 @@ def test_second_order_step_with_zero_lr_equals_first_order():
     xb, yb = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
     xv, yv = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
     model.eval()  # no BN running-stat updates between the passes
+    w0 = [p.detach().clone() for p in model.parameters()]  # before the virtual steps
     first = torch.autograd.grad(arch.arch_loss(xv, yv), arch.alphas)[0]
     second = arch._unrolled_grads(xb, yb, xv, yv, xi=0.0, wd=0.0)[0]
     assert torch.allclose(first, second, atol=1e-6)
     unrolled = arch._unrolled_grads(xb, yb, xv, yv, xi=0.5, wd=0.0)[0]
     assert not torch.allclose(first, unrolled, atol=1e-6)
-    w0 = [p.detach().clone() for p in model.parameters()]
-    assert all(torch.equal(a, b) for a, b in zip(w0, [p.detach() for p in model.parameters()], strict=True))
+    # the unrolled (virtual) weight step must leave the real weights exactly as they were
+    after = [p.detach() for p in model.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(w0, after, strict=True))
+    # and the check can fail: a real step changes them
+    with torch.no_grad():
+        next(model.parameters()).add_(1e-3)
+    assert not all(torch.equal(a, b) for a, b in zip(w0, [p.detach() for p in model.parameters()], strict=True))
 
 
 def test_architect_state_round_trips():
