@@ -108,6 +108,12 @@ def test_bad_input(env, case, monkeypatch):
     (tmp / "empty-dir").mkdir(exist_ok=True)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    check_refused(tmp, out, case)
+
+
+def check_refused(tmp, out, case) -> str:
+    """Run one bad-input case (``TMP``/``OUT`` in argv replaced): exit 2, no traceback, the expected text, one
+    paragraph, no new or changed file under ``out``. Returns the output for further checks."""
     _, argv, expected = case
     argv = [a.replace("TMP", str(tmp)).replace("OUT", str(out)) for a in argv]
     if argv[0] == "run" and "--out-dir" not in argv:
@@ -118,9 +124,10 @@ def test_bad_input(env, case, monkeypatch):
     assert r.exit_code == 2, text
     assert "Traceback" not in text
     assert expected.lower() in text.lower(), text
-    message = text.strip().splitlines()
-    assert 1 <= len([line for line in message if line.strip()]) <= 6, text  # one paragraph, not a dump
+    error = [line for line in text.strip().splitlines() if line.strip() and not line.startswith("[")]
+    assert 1 <= len(error) <= 6, text  # one paragraph, not a dump (progress lines "[phase] ..." aside)
     assert _snapshot(out) == before  # no partial files, earlier result intact
+    return text
 
 
 def test_at_least_thirty_cases():

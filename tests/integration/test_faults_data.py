@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_bad_inputs import TINY, _snapshot
+from test_bad_inputs import TINY, _snapshot, check_refused
 
 from nasharness.cli import cli
 
@@ -79,20 +79,8 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_fault(env, case):
     tmp, out = env
-    _, argv, expected = case
-    argv = [a.replace("TMP", str(tmp)).replace("OUT", str(out)) for a in argv]
-    if argv[0] == "run" and "--out-dir" not in argv:
-        argv += ["--out-dir", str(out), "--no-tracking", "-q"]
-    before = _snapshot(out)
-    r = CliRunner().invoke(cli, argv, catch_exceptions=False)
-    text = r.output
-    assert r.exit_code == 2, text
-    assert "Traceback" not in text
-    assert expected.lower() in text.lower(), text
-    error = [line for line in text.strip().splitlines() if line.strip() and not line.startswith("[")]
-    assert 1 <= len(error) <= 6, text  # one paragraph, not a dump
+    text = check_refused(tmp, out, case)  # exit 2, one paragraph, no traceback, nothing written
     assert len(text) < 1200, text[:2000]  # huge inputs are cut, never echoed in full
-    assert _snapshot(out) == before  # no run directory, no partial files, earlier result intact
 
 
 def test_shorten_and_torch_advice():
