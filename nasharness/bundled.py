@@ -20,7 +20,6 @@ a test checks that the converters still give the shipped tables.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from importlib import resources
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CacheError, DataError
-from .io import atomic_write, atomic_write_json, sha256_file
+from .io import atomic_write, atomic_write_json, read_checked_sidecar, sha256_file
 
 #: Version of the package-data layout (bump when the files or their meaning change).
 LAYOUT_VERSION = 1
@@ -48,15 +47,8 @@ def _verified(name: str, suffix: str) -> tuple[Path, dict]:
     if not path.is_file() or not meta_path.is_file():
         raise DataError(f"the package data file {str(path)!r} (or its sidecar {meta_path.name}) is missing: this "
                         f"installation of nasharness is incomplete. {REINSTALL}.")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CacheError(f"the package data sidecar {str(meta_path)!r} is unreadable ({exc}). {REINSTALL}.") from exc
-    sha = sha256_file(path)
-    if sha != meta.get("sha256"):
-        raise CacheError(f"the package data file {str(path)!r} has sha256 {sha}, but its sidecar records "
-                         f"{meta.get('sha256')}: the installation is damaged. {REINSTALL}; the data can also be "
-                         f"converted from the sources with --data-dir DIR.")
+    meta = read_checked_sidecar(path, meta_path, "sha256", "the package data file",
+                                f"{REINSTALL}; the data can also be converted from the sources with --data-dir DIR.")
     return path, meta
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, StorageError
+from .errors import CacheError, DataError, StorageError
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -36,6 +36,23 @@ os.umask(_UMASK)
 #: as opposed to a bug or a failing source read inside a ``write`` callback.
 _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS,
                              errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EIO})
+
+
+def read_checked_sidecar(path: Path, sidecar: Path, key: str, what: str, fix: str) -> dict:
+    """The JSON sidecar of ``path`` after checking ``path``'s sha256 against the sidecar's ``key``: the one check of
+    every file that ships or is prepared with a recorded checksum. An unreadable sidecar or a mismatch is a
+    :class:`CacheError` naming ``what``, the values and ``fix``."""
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"the sidecar {str(sidecar)!r} of {what} is unreadable ({type(exc).__name__}). {fix}") from exc
+    if not isinstance(meta, dict):
+        raise CacheError(f"the sidecar {str(sidecar)!r} of {what} is not a JSON object. {fix}")
+    sha = sha256_file(path)
+    if sha != meta.get(key):
+        raise CacheError(f"{what} {str(path)!r} has sha256 {sha[:16]}…, but its sidecar records "
+                         f"{str(meta.get(key))[:16]}…: it is damaged. {fix}")
+    return meta
 
 
 def make_dirs(path: str | os.PathLike) -> Path:

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import CacheError, DataError
-from ..io import atomic_write_json, sha256_file
+from ..errors import DataError
+from ..io import atomic_write_json, read_checked_sidecar, sha256_file
 from ..paths import cache_dir, explicit_data_dir, require_files, resolve_data_dir
 from ..spaces import nb101 as space
 from .base import Protocol, TabularBenchmark
@@ -335,16 +335,7 @@ def load(data_dir: str | Path | None = None, *, force: bool = False, full: bool 
     if full is not False and table_path.exists() and meta_path.exists():
         fix = ("Run `nasharness bench prepare 101 --source nasbench_only108.tfrecord` again, or delete both files to "
                "use the staged slices.")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise CacheError(f"the sidecar {str(meta_path)!r} of the full NAS-Bench-101 table is unreadable "
-                             f"({type(exc).__name__}). {fix}") from exc
-        sha = sha256_file(table_path)
-        if not isinstance(meta, dict) or sha != meta.get("table_sha256"):
-            recorded = meta.get("table_sha256") if isinstance(meta, dict) else None
-            raise CacheError(f"the full NAS-Bench-101 table {str(table_path)!r} has sha256 {sha[:16]}… but its "
-                             f"sidecar records {str(recorded)[:16]}…: it is damaged. {fix}")
+        meta = read_checked_sidecar(table_path, meta_path, "table_sha256", "the full NAS-Bench-101 table", fix)
         meta["cache"] = {"path": str(table_path), "hit": True}
         return NB101(read_table(table_path, "nb101-full"), meta)
     if full:

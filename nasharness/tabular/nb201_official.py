@@ -61,7 +61,6 @@ from __future__ import annotations
 import bz2
 import hashlib
 import io
-import json
 import mmap
 import pickle
 import pickletools
@@ -77,8 +76,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import CacheError, DataError
-from ..io import _NoGlobalsUnpickler, atomic_write_json, load_results_pickle, results_global, sha256_file
+from ..errors import DataError
+from ..io import (
+    _NoGlobalsUnpickler,
+    atomic_write_json,
+    load_results_pickle,
+    read_checked_sidecar,
+    results_global,
+    sha256_file,
+)
 from ..paths import cache_dir
 from ..spaces import nb201 as space
 from .cache import read_table, write_table
@@ -937,19 +943,12 @@ def load_official():
     if not (table_path.is_file() and meta_path.is_file()):
         raise DataError(f"the official NB201 table is not prepared ({str(table_path)!r} is missing). Convert the "
                         f"official file once with `nasharness bench prepare 201 --source PATH`.")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CacheError(f"the sidecar {str(meta_path)!r} is unreadable ({exc}). Run `nasharness bench prepare 201 "
-                         f"--source PATH` again, or delete it and {table_path.name} to use the shipped table.") from exc
+    fix = ("Run `nasharness bench prepare 201 --source PATH` again, or delete both files to use the table shipped "
+           "with the package.")
+    meta = read_checked_sidecar(table_path, meta_path, "table_sha256",
+                                "the NB201 table prepared from the official file", fix)
     if meta.get("name") != NAME or meta.get("format_version") != FORMAT_VERSION:
         raise DataError(f"the cached official NB201 table has format {meta.get('format_version')!r}, this version "
                         f"reads {FORMAT_VERSION}. Run `nasharness bench prepare 201 --source PATH` again.")
-    sha = sha256_file(table_path)
-    if sha != meta.get("table_sha256"):
-        raise CacheError(f"the NB201 table prepared from the official file, {str(table_path)!r}, has sha256 {sha} "
-                         f"but its sidecar records {meta.get('table_sha256')}: it is damaged. Run `nasharness bench "
-                         f"prepare 201 --source PATH` again, or delete both files to use the table shipped with the "
-                         f"package.")
     meta["cache"] = {"path": str(table_path), "hit": True}
     return NB201(read_table(table_path, NAME), meta)
