@@ -72,3 +72,14 @@ def cifar10_images() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must have the shared data: {why}")
     pytest.skip(why)
+
+
+@pytest.fixture
+def data_copy(data_dir, tmp_path, monkeypatch):
+    """A private copy of the NB201 sources with its own cache, for tests that damage or edit them."""
+    import shutil
+
+    monkeypatch.setenv("NASHARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    dst = tmp_path / "data"
+    shutil.copytree(data_dir / "nb201", dst / "nb201")
+    return dst

@@ -2,7 +2,6 @@
 sources, or a loud failure where it cannot be)."""
 
 import os
-import shutil
 
 import pytest
 
@@ -10,14 +9,6 @@ from nasharness.errors import CacheError, DataError
 from nasharness.tabular import cache, nb201
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def data_copy(data_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("NASHARNESS_CACHE_DIR", str(tmp_path / "cache"))
-    dst = tmp_path / "data"
-    shutil.copytree(data_dir / "nb201", dst / "nb201")
-    return dst
 
 
 def test_cold_then_warm_then_touched(data_copy):

@@ -8,7 +8,6 @@ import dataclasses
 import json
 import os
 import pickle
-import shutil
 
 import numpy as np
 import pytest
@@ -229,14 +228,6 @@ def test_truncated_or_undecodable_decode_cache_is_redecoded(cifar10_images, monk
 
 
 # ---- the converted-table cache -----------------------------------------------------------------------------------
-@pytest.fixture
-def data_copy(data_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("NASHARNESS_CACHE_DIR", str(tmp_path / "cache"))
-    dst = tmp_path / "data"
-    shutil.copytree(data_dir / "nb201", dst / "nb201")
-    return dst
-
-
 def test_footer_byte_in_the_table_cache_is_rebuilt(data_copy, capfd):
     """A changed footer byte could rename a column silently; the table's sha256 is now checked against the sidecar
     first, and the table rebuilt from the verified sources (a one-line notice)."""
