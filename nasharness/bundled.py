@@ -106,11 +106,12 @@ def _write_table(out: Path, name: str, table, sources, format_version: int) -> d
 def ci_image_indices(train_labels: np.ndarray) -> np.ndarray:
     """Positions (among the 50,000 train images) of every image the ``ci`` budget's one-shot cells use: the NB201
     ``cifar10-valid`` and the NB101 40k/10k subsets drawn exactly as the one-shot pipeline draws them."""
-    from .data.cifar import NB101_SPLIT_SEED, cifar10_valid_split, draw_subsets  # noqa: PLC0415
+    from .data.cifar import Cifar10, draw_subsets  # noqa: PLC0415
     from .methods.oneshot import BUDGETS  # noqa: PLC0415
 
-    splits = {"201": cifar10_valid_split(train_labels),
-              "101": cifar10_valid_split(train_labels, NB101_SPLIT_SEED, train_fraction=0.8)}
+    # the splits as the one-shot adapters take them (the JPEG tar's order: not the pickle batches)
+    labels_only = Cifar10(None, train_labels, None, None, source="labels")
+    splits = {"201": labels_only.valid_split(), "101": labels_only.nb101_split()}
     parts = []
     for bench, (train_idx, valid_idx) in splits.items():
         s = BUDGETS[bench]["ci"][0]
