@@ -28,14 +28,35 @@ def check_config(config: RunConfig):
     kernel ISA is pinned first, before the method's module imports torch."""
     if config.deterministic:
         pin_kernel_env()
+    from .contracts import missing_capabilities  # noqa: PLC0415
+
     load_plugins()
     method_cls = get_method(config.method)
+    lacking = [a for a in ("budget", "search") if not callable(getattr(method_cls, a, None))]
+    if lacking:
+        raise UserError(f"method {config.method!r} names {method_cls!r}, which does not meet the Method contract (it "
+                        f"has no {' or '.join(lacking)}); see nasharness/contracts.py and docs/plugins.md.")
     bench = BENCHMARKS.canonical(config.bench)
-    supported = getattr(method_cls, "benchmarks", None)
-    if supported and bench not in supported:
-        raise UserError(f"method {config.method!r} does not run on benchmark {bench!r}; it supports "
-                        f"{', '.join(supported)}.")
+    missing = missing_capabilities(method_cls, BENCHMARKS.factory(bench))
+    if missing:
+        raise UserError(f"method {config.method!r} does not run on benchmark {bench!r}: it needs "
+                        f"{', '.join(missing)}, which the benchmark does not offer. Benchmarks it runs on: "
+                        f"{', '.join(supported_benchmarks(method_cls)) or 'none registered'}.")
     return method_cls, bench
+
+
+def supported_benchmarks(method_cls) -> list[str]:
+    """The registered benchmarks that offer everything ``method_cls.requires``."""
+    from .contracts import missing_capabilities  # noqa: PLC0415
+
+    return [b for b in BENCHMARKS.names() if not missing_capabilities(method_cls, BENCHMARKS.factory(b))]
+
+
+def _slug(name: str) -> str:
+    """A name fit for a directory (a ``module:Class`` plugin reference): letters, digits, ``.``, ``_``, ``-``."""
+    import re  # noqa: PLC0415
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def _config_key(config: RunConfig) -> dict:
@@ -64,7 +85,7 @@ def _prepare_run_dir(config: RunConfig, method: str, bench: str, dataset: str) -
         raise UserError(f"--resume found no unfinished run with this configuration under {str(out)!r}; run without "
                         f"--resume to start one (or pass the same --out-dir and options as the killed run).")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = out / f"{stamp}-{method}-{bench}-{dataset}-s{config.seed}-{uuid.uuid4().hex[:6]}"
+    run_dir = out / f"{stamp}-{_slug(method)}-{_slug(bench)}-{dataset}-s{config.seed}-{uuid.uuid4().hex[:6]}"
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
         atomic_write_json(run_dir / "config.json", key)
@@ -72,6 +93,16 @@ def _prepare_run_dir(config: RunConfig, method: str, bench: str, dataset: str) -
         raise UserError(f"cannot create the run directory {str(run_dir)!r} ({exc.strerror}); pass a writable "
                         f"--out-dir.") from exc
     return run_dir
+
+
+def resumable_run_dir(config: RunConfig) -> Path | None:
+    """The newest unfinished run directory with this configuration (what ``--resume`` continues), or None."""
+    import dataclasses  # noqa: PLC0415
+
+    try:
+        return _prepare_run_dir(dataclasses.replace(config, resume=True), "", "", "")
+    except (UserError, OSError):
+        return None
 
 
 @contextmanager
@@ -132,7 +163,7 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
     dataset = bench.check_dataset(config.dataset or bench.datasets[0])
     method = method_cls(config)
     proto = method.protocol(bench, dataset) if hasattr(method, "protocol") else bench.protocol(dataset)
-    budget = method.budget(bench_name, dataset)
+    budget = method.budget(bench, dataset)
     method_name = METHODS.canonical(config.method)
     rank = _join_process_group(config, method)
     run_dir = _shared_run_dir(config, method_name, bench_name, dataset, rank)
@@ -180,7 +211,8 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
     costs.update(outcome.costs)
     result = RunResult(
         method=method_name, bench=bench_name, dataset=dataset, seed=config.seed, budget=budget.name,
-        protocol={"proxy": proto.proxy, "final": proto.final, "proxy_epochs": proto.proxy_epochs,
+        protocol={"benchmark": bench.title if getattr(bench, "tabular", True) else f"the {bench.name} space",
+                  "proxy": proto.proxy, "final": proto.final, "proxy_epochs": proto.proxy_epochs,
                   "ranking_scores": outcome.score_name,
                   "ranking_truths": outcome.rank_truths if outcome.rank_truths is not None else [proto.final],
                   "ranking_n": scored["rank_sets"],
@@ -196,7 +228,7 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
     if rank != 0:  # data-parallel worker: rank 0 writes and logs the (identical) result
         result.run_dir = str(run_dir.resolve())
         return result
-    return _write_and_log(result, config, run_dir)
+    return write_and_log(result, config, run_dir)
 
 
 def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench_name, run_dir, notes) -> dict:
@@ -237,7 +269,7 @@ def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench
         artifacts.append(str(ranking_scatter(
             np.asarray(outcome.scores, float)[keep], bench.column(t)[outcome.scored][keep],
             xlabel=outcome.score_name,
-            ylabel=f"true {t}", title=f"{method_name} on NAS-Bench-{bench_name} (seed {config.seed})",
+            ylabel=f"true {t}", title=f"{method_name} on {bench.title} (seed {config.seed})",
             path=run_dir / "ranking_scatter.png", kendall=ranking[f"rank/{t}/kendall_tau"]["value"])))
         curve = [(p["step"], p[k]) for p in outcome.trajectory for k in p if k.startswith("train/kt/")]
         if curve:
@@ -245,7 +277,7 @@ def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench
 
             kt_key = next(k for p in outcome.trajectory for k in p if k.startswith("train/kt/"))
             artifacts.append(str(kt_curve({f"seed {config.seed}": curve}, ylabel=f"Kendall tau vs {kt_key[9:]}",
-                                          title=f"{method_name} on NAS-Bench-{bench_name}: ranking during training",
+                                          title=f"{method_name} on {bench.title}: ranking during training",
                                           path=run_dir / "kt_vs_epoch.png")))
     except ImportError:  # matplotlib is optional for library users
         pass
@@ -268,8 +300,8 @@ def _join_process_group(config: RunConfig, method) -> int:
     if getattr(method, "kind", "") != "one-shot":
         raise UserError(f"method {config.method!r} does not train a supernet; run it without torchrun (WORLD_SIZE="
                         f"{os.environ['WORLD_SIZE']}).")
-    from .methods.oneshot import resolve_device  # noqa: PLC0415
     from .supernet import distributed  # noqa: PLC0415
+    from .supernet.device import resolve_device  # noqa: PLC0415
 
     distributed.init_from_env(resolve_device(config.device))
     return distributed.world()[0]
@@ -292,7 +324,9 @@ def _distributed() -> bool:
     return active()
 
 
-def _write_and_log(result: RunResult, config: RunConfig, run_dir: Path) -> RunResult:
+def write_and_log(result: RunResult, config: RunConfig, run_dir: Path) -> RunResult:
+    """Write ``result.json`` atomically into ``run_dir`` (first: the result is safe whatever tracking does), then log
+    it to the tracking store within the bounded time, recording where it went (or why not, for ``sync``)."""
     result.run_dir = str(run_dir.resolve())
     path = run_dir / "result.json"
     atomic_write_json(path, result.to_dict())  # first: the result is safe whatever tracking does
@@ -349,7 +383,7 @@ def sync(run_dir: str | Path, *, tracking_uri: str | None = None, experiment: st
     # artifacts travel with the directory: re-point them if it was moved
     result.artifacts = [a if Path(a).exists() else str(run_dir / Path(a).name) for a in result.artifacts
                         if Path(a).exists() or (run_dir / Path(a).name).exists()]
-    out = _write_and_log(result, config, run_dir)
+    out = write_and_log(result, config, run_dir)
     if out.tracking.get("error"):
         raise UserError(f"could not upload {str(run_dir)!r} to {out.tracking.get('uri')!r}: {out.tracking['error']}. "
                         f"The run directory is unchanged apart from this note; try again when the store answers.")
@@ -404,7 +438,7 @@ def _parse_index(arch, bench) -> str | int:
                     return text
             except UserError:
                 pass
-            raise UserError(f"architecture index {brief(text, 40)} is out of range for NAS-Bench-{bench.name}: "
+            raise UserError(f"architecture index {brief(text, 40)} is out of range for {bench.title}: "
                             f"{valid}.")
         return int(text)
     if text and any(c.isdigit() for c in text) and all(c.isdigit() or c == "-" for c in text):
@@ -418,23 +452,11 @@ def bench_prepare(name: str, data_dir=None, *, source: str | None = None, force:
     official file — NB101's ``.tfrecord``, NB201's ``.pth`` or NATS-Bench's ``NATS-tss-v1_0-3ffb9-simple`` folder."""
     canonical = BENCHMARKS.canonical(name)
     if source is not None:
-        if canonical == "101":
-            from .tabular import nb101  # noqa: PLC0415
-
-            return nb101.prepare_full(source, progress=progress)
-        if canonical == "201":
-            from .bundled import shipped_table  # noqa: PLC0415
-            from .paths import explicit_data_dir  # noqa: PLC0415
-            from .tabular import nb201, nb201_official  # noqa: PLC0415
-
-            # the columns the official file lacks (HELP latencies, raw source values) come from the staged table
-            root = explicit_data_dir(data_dir)
-            base = (nb201.load(root, force=force).table if root is not None
-                    else shipped_table("nb201", nb201.FORMAT_VERSION)[0])
-            meta = nb201_official.prepare_official(source, base=base, progress=progress)
-            meta["cache"] = {"path": str(nb201_official.official_table_paths()[0]), "hit": False}
-            return meta
-        raise UserError(f"--source is for an official NAS-Bench-101 or -201 file; benchmark {canonical!r} has none.")
+        prepare = getattr(BENCHMARKS.factory(canonical), "prepare_source", None)
+        if prepare is None:
+            raise UserError(f"--source is for an official NAS-Bench-101 or -201 file (a benchmark's own source, e.g. "
+                            f"NAS-Bench-101's .tfrecord); benchmark {canonical!r} has none.")
+        return prepare(source, data_dir, force, progress)
     bench = get_benchmark(canonical, data_dir, force=force)
     if not getattr(bench, "tabular", True):
         raise UserError(f"{canonical!r} is a search space without a table: there is nothing to prepare.")
@@ -496,4 +518,59 @@ def report(baseline: str | Path, *, current: str | Path | None = None, update_ba
     return out
 
 
-__all__ = ["NullTracker", "bench_info", "bench_prepare", "bench_query", "compare_runs", "report", "run", "sync"]
+# ---- other jobs logged as runs ----------------------------------------------------------------------------------
+def train_arch(arch: str, *, bench: str = "darts", budget: str = "ci", seed: int = 0, overrides: dict | None = None,
+               device: str = "auto", data_dir=None, dataset_root=None, out_dir: str = "runs", tracking: bool = True,
+               tracking_uri: str | None = None, experiment: str = "nasharness", resume: bool = False,
+               progress=None, status=None):
+    """Train one DARTS-space architecture (a published name like ``FairDARTS_a`` or a genotype string) from scratch
+    and log it like any run (method ``train``). Returns the :class:`~nasharness.results.RunResult`."""
+    import dataclasses  # noqa: PLC0415
+
+    from .contracts import offers  # noqa: PLC0415
+    from .envinfo import peak_rss_mb, reset_peak_rss  # noqa: PLC0415
+    from .spaces.darts import parse_genotype  # noqa: PLC0415
+    from .supernet.device import resolve_device  # noqa: PLC0415
+    from .train import describe_genotype, protocol_note, train_config, train_network, truth_name  # noqa: PLC0415
+
+    load_plugins()
+    if "trains-derived" not in offers(BENCHMARKS.factory(bench)):
+        raise UserError(f"`train --arch` trains DARTS-space cells; benchmark {bench!r} does not train architectures "
+                        f"from scratch (look a table's architectures up with `nasharness bench query`). Use --bench "
+                        f"darts.")
+    genotype = parse_genotype(arch)
+    cfg = train_config(budget, dict(overrides or {}))
+    config = RunConfig(method="train", bench="darts", dataset="cifar10", budget=budget, seed=seed, data_dir=data_dir,
+                       tracking=tracking, tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir,
+                       resume=resume, device=device, dataset_root=dataset_root,
+                       overrides={**dict(overrides or {}), "arch": repr(genotype)})
+    reset_peak_rss()
+    t0 = time.perf_counter()
+    with standalone_run_dir(config, "train", "darts", "cifar10") as run_dir:
+        out = train_network(genotype, cfg, seed=seed, device=resolve_device(device), data_dir=data_dir,
+                            dataset_root=dataset_root, checkpoint=run_dir / "checkpoints" / "last.pt", resume=resume,
+                            progress=progress, status=status)
+    total = time.perf_counter() - t0
+    name = truth_name(cfg)
+    sizes = describe_genotype(genotype)
+    published = arch if isinstance(arch, str) and not arch.strip().startswith("Genotype") else None
+    result = RunResult(
+        method="train", bench="darts", dataset="cifar10", seed=seed,
+        budget=RunConfig(method="train", bench="darts", budget=budget, overrides=dict(overrides or {})).budget_label,
+        protocol={"proxy": "none", "final": name, "proxy_epochs": cfg.epochs, "ranking_truths": [],
+                  "note": protocol_note(cfg), "train": json.dumps(dataclasses.asdict(cfg)),
+                  "published_name": published or ""},
+        chosen={"index": -1, "arch": repr(genotype)}, truth={name: out["test_acc"]}, regret={}, ranking={},
+        costs={"train/wall_s": out["train_wall_s"], "eval/wall_s": out["eval_wall_s"], "total/wall_s": total,
+               "device_hours": total / 3600.0, "epochs": cfg.epochs, "peak_mem_mb": round(peak_rss_mb(), 1),
+               "params": float(out["params"]), "params_with_aux": float(out["params_with_aux"])},
+        n_evaluated=1, notes=[protocol_note(cfg)],
+        trajectory=[{"step": h["epoch"], **{f"train/{k}": v for k, v in h.items() if k != "epoch"}}
+                    for h in out["history"]],
+        config=config.to_dict(), env=environment(), extra=sizes)
+    return write_and_log(result, config, run_dir)
+
+
+__all__ = ["NullTracker", "bench_info", "bench_prepare", "bench_query", "compare_runs", "report", "run",
+           "supported_benchmarks", "sync", "train_arch", "write_and_log"]
+

@@ -52,10 +52,9 @@ def cli():
 
 def _method_names() -> list[str]:
     """Method names without importing the methods (torch): the built-in table plus anything registered so far."""
-    from .methods import BUILTIN_NAMES  # noqa: PLC0415
     from .plugins import METHODS  # noqa: PLC0415
 
-    return sorted({*BUILTIN_NAMES, *METHODS.registered()})
+    return METHODS.registered()
 
 
 def _bench_datasets() -> dict[str, tuple[str, ...]]:
@@ -101,7 +100,7 @@ DATASET_HELP = "Dataset (default: the benchmark's first): " + "; ".join(
               help="Bootstrap resamples for confidence intervals (0 = none).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one budget setting, e.g. --set epochs=10 --set n_archs=200 (one-shot methods: supernet "
-                   "and evaluation fields; see the README).")
+                   "and evaluation fields; see docs/oneshot.md, docs/differentiable.md, docs/zerocost.md).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (one-shot methods).")
 @click.option("--dataset-root", type=click.Path(), default=None,
               help="Images: a cifar-10-batches-py folder, or a folder with cifar10-jpg.tar (default: the data root).")
@@ -183,12 +182,7 @@ def _interrupted_run(config: RunConfig, before: set):
     if made:
         return out / made[-1]
     if config.resume:
-        import dataclasses  # noqa: PLC0415
-
-        try:
-            return api._prepare_run_dir(dataclasses.replace(config, resume=True), "", "", "")
-        except (UserError, OSError):
-            return None
+        return api.resumable_run_dir(config)
     return None
 
 
@@ -227,7 +221,7 @@ def train(arch, bench, budget, seed, overrides, device, data_dir, dataset_root, 
           out_dir, resume, as_json, quiet):
     """Train one DARTS-space architecture from scratch on CIFAR-10 and report its test accuracy and size."""
     from .terminal import ProgressReporter  # noqa: PLC0415
-    from .train import train_arch  # noqa: PLC0415
+    train_arch = api.train_arch
 
     with ProgressReporter(quiet=quiet) as reporter:
         reporter.status("training")
@@ -416,7 +410,7 @@ def methods_list(fmt):
     table = Table([Column("method", no_wrap=True), Column("what it does"), Column("benchmarks", max_width=18)])
     for name in METHODS.names():
         cls = METHODS.factory(name)
-        table.add_row(name, first_sentence(cls.__doc__), ", ".join(getattr(cls, "benchmarks", ())))
+        table.add_row(name, first_sentence(cls.__doc__), ", ".join(api.supported_benchmarks(cls)))
     print_table(table, fmt)
 
 

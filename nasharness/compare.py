@@ -30,13 +30,16 @@ METRICS = [
     ("sim_train_s", -1, "simulated train (s)"),
     ("peak_mem_mb", -1, "peak mem (MB)"),
     ("skip_connects", -1, "skips in derived cell"),
+    # the free baselines on the same architectures and truth (metrics/baselines.py)
+    ("best_free_kt", +1, "best free KT"),
+    ("margin_kt", +1, "KT margin over free"),
 ]
 #: Columns a comparison CSV may lack (written before they existed); read as NaN.
-OPTIONAL = {"skip_connects"}
+OPTIONAL = {"skip_connects", "best_free_kt", "margin_kt"}
 #: Counts over a row's seeds, written to every format and read as 0 from a CSV written before them (the old reader
 #: ignores them): ``degenerate``, the runs whose scores could not rank (all equal or non-finite:
 #: ``ranking/degenerate``).
-COUNTS = ("degenerate",)
+COUNTS = ("degenerate", "beats_free")
 #: Ranking metrics with a bootstrap CI: a one-seed row shows it (``<m>_ci_low``, ``<m>_ci_high``) instead of a spread
 #: over seeds that does not exist. The CSV (the regression baseline's format) does not carry these columns.
 CI_METRICS = ("kendall_tau", "spearman")
@@ -57,6 +60,8 @@ def _record(meta: dict, final: str, truths: list[str], value, source: str, env: 
         "total_wall_s": value("cost/total/wall_s"), "sim_train_s": value("cost/simulated_train_s"),
         "peak_mem_mb": value("cost/peak_mem_mb"), "skip_connects": value("search/derived/skip_connects"),
         "degenerate": value("ranking/degenerate"), "source": source, "env": env,
+        "best_free_kt": value(f"free/{t}/best/kendall_tau"), "margin_kt": value(f"margin/{t}/kendall_tau"),
+        "beats_free": value(f"margin/{t}/beats_free") if math.isfinite(value(f"margin/{t}/beats_free")) else math.nan,
         **{f"{m}_ci_{end}": value(f"rank/{t}/{m}/ci_{end}") for m in CI_METRICS for end in ("low", "high")},
     }
 
@@ -153,6 +158,8 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row["n_archs"] = int(g["n_archs"].min())
         for c in COUNTS:  # records from before a count: not counted
             row[c] = int((g[c].astype(float).fillna(0) > 0).sum()) if c in g else 0
+        # seeds with a verdict against the free baselines (the others ranked nothing, or predate them)
+        row["free_verdicts"] = int(g["beats_free"].astype(float).notna().sum()) if "beats_free" in g else 0
         # the numeric environments (envinfo.fingerprint) the seeds ran in: more than one means the spread mixes
         # seed noise with environment noise
         row["environments"] = ",".join(sorted({str(e) for e in g.get("env", []) if isinstance(e, str) and e}))
@@ -177,7 +184,7 @@ def _digits(col: str) -> int:
         else 1 if col.endswith("wall_s") else 0
 
 
-def _fmt(mean: float, std: float, col: str, n_seeds: int | None = None, ci: tuple | None = None) -> str:
+def format_mean_std(mean: float, std: float, col: str, n_seeds: int | None = None, ci: tuple | None = None) -> str:
     """``mean ± std`` over seeds; with one seed (``n_seeds == 1``) the value alone, with its bootstrap CI ``ci``
     (low, high) where there is one: no ``± 0.000`` for a spread that was never measured."""
     from .terminal import fmt_num  # noqa: PLC0415
@@ -192,9 +199,10 @@ def _fmt(mean: float, std: float, col: str, n_seeds: int | None = None, ci: tupl
     return f"{fmt_num(mean, digits=d)} ± {fmt_num(std, digits=d)}"
 
 
-def _cell(r, col: str) -> str:
+def cell_text(r, col: str) -> str:
+    """One table cell: mean ± std over seeds, or with one seed the value and its bootstrap CI."""
     ci = (r.get(f"{col}_ci_low", math.nan), r.get(f"{col}_ci_high", math.nan))
-    return _fmt(r[f"{col}_mean"], r[f"{col}_std"], col, int(r["n_seeds"]), tuple(float(x) for x in ci))
+    return format_mean_std(r[f"{col}_mean"], r[f"{col}_std"], col, int(r["n_seeds"]), tuple(float(x) for x in ci))
 
 
 def display_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
@@ -210,13 +218,25 @@ def display_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         envs = [e for e in str(r.get("environments", "") or "").split(",") if e]
         seeds = f"{r['n_seeds']} ({len(envs)} environments)" if len(envs) > 1 else str(r["n_seeds"])
         n_bad = [str(int(r["degenerate"]) if pd.notna(r["degenerate"]) else 0)] if degenerate else []
-        rows.append([r["method"], f"{r['bench']} / {r['dataset']}", f"`{r['truth']}`", seeds,
-                     fmt_num(r["n_archs"], "count")] + n_bad + [_cell(r, c) for c, _, _ in METRICS])
+        rows.append([r["method"] + free_mark(r), f"{r['bench']} / {r['dataset']}", f"`{r['truth']}`", seeds,
+                     fmt_num(r["n_archs"], "count")] + n_bad + [cell_text(r, c) for c, _, _ in METRICS])
     return head, rows
 
 
+def free_mark(r) -> str:
+    """`` (beats free k/n)`` for a row where the method does not beat the free baselines (the margin's paired
+    bootstrap CI above 0) in every seed that has a verdict; else empty."""
+    verdicts = r.get("free_verdicts", 0)
+    beats = r.get("beats_free", 0)
+    verdicts = int(verdicts) if pd.notna(verdicts) else 0
+    beats = int(beats) if pd.notna(beats) else 0
+    return f" (beats free {beats}/{verdicts})" if verdicts and beats < verdicts else ""
+
+
 LEGEND = ("mean ± std over seeds (std with ddof 1); one seed: the value, and for rankings its 95% bootstrap CI "
-          "[low, high] over architectures; archs: architectures ranked (n)")
+          "[low, high] over architectures; archs: architectures ranked (n); best free KT: the best of the parameter "
+          "count, FLOPs and the low-epoch proxy on the same architectures; '(beats free k/n)': the margin's paired "
+          "bootstrap CI lies above 0 in only k of n seeds")
 
 
 def to_markdown(table: pd.DataFrame) -> str:

@@ -80,6 +80,13 @@ class RunConfig:
     #: Extra MLflow tags (a sweep sets ``suite``, ``cell`` and ``mlflow.parentRunId`` to nest its runs).
     tags: dict = field(default_factory=dict)
 
+    @property
+    def budget_label(self) -> str:
+        """The one spelling of the budget in results, tables and MLflow: the budget's name, plus ``+overrides`` when
+        any ``--set`` or ``--max-archs`` / ``--max-sim-seconds`` changed it (``ci``, ``ci+overrides``)."""
+        changed = bool(self.overrides) or self.max_archs is not None or self.max_sim_seconds is not None
+        return f"{self.budget}+overrides" if changed else self.budget
+
     def __post_init__(self):
         if self.budget not in BUDGET_NAMES:
             raise ConfigError(f"unknown budget {brief(self.budget)}; valid: {', '.join(BUDGET_NAMES)}.")
@@ -122,6 +129,8 @@ def check_number(owner: str, name: str, value, lo: float = 0.0) -> None:
 def _coerce(key: str, text: str, annotation) -> object:
     """Parse a ``--set`` string into a dataclass field's (resolved) type."""
     text = str(text).strip()
+    if typing.get_origin(annotation) is tuple:  # a comma-separated list (e.g. fisher_modules=Conv2d,Linear)
+        return tuple(part.strip() for part in text.split(",") if part.strip())
     kinds = typing.get_args(annotation) or (annotation,)
     if type(None) in kinds and text.lower() in ("none", "null", "all"):
         return None

@@ -127,7 +127,7 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON-serializable: {type(obj).__name__}")
 
 
-class _AllowListUnpickler(pickle.Unpickler):
+class AllowListUnpickler(pickle.Unpickler):
     """Resolves only the classes that rebuild numpy arrays and pandas frames, ``builtins.slice`` (pandas indexes) and
     ``_codecs.encode`` (how protocol-2 pickles spell bytes). Anything else — every callable that could run code — is
     refused."""
@@ -153,7 +153,7 @@ class _AllowListUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("refusing a persistent id (tensor storage)")
 
 
-class _NoGlobalsUnpickler(_AllowListUnpickler):
+class NoGlobalsUnpickler(AllowListUnpickler):
     def find_class(self, module: str, name: str):
         raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
 
@@ -163,7 +163,7 @@ def load_data_pickle(path: str | os.PathLike) -> Any:
     try:
         with open(path, "rb") as f, warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # old pickles name numpy.core.* paths
-            return _AllowListUnpickler(f).load()
+            return AllowListUnpickler(f).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as exc:
         raise DataError(
             f"cannot read {str(path)!r} as a data pickle ({type(exc).__name__}: {exc}). The file is truncated, "
@@ -178,7 +178,7 @@ def load_plain_torch_save(path: str | os.PathLike) -> Any:
             names = [n for n in z.namelist() if n.endswith("/data.pkl")]
             if len(names) != 1:
                 raise pickle.UnpicklingError(f"expected one data.pkl in the archive, found {len(names)}")
-            return _NoGlobalsUnpickler(io.BytesIO(z.read(names[0]))).load()
+            return NoGlobalsUnpickler(io.BytesIO(z.read(names[0]))).load()
     except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, KeyError) as exc:
         raise DataError(
             f"cannot read {str(path)!r} as a torch.save archive of plain data ({type(exc).__name__}: {exc}). "
@@ -195,13 +195,13 @@ _RESULTS_EXTRA = frozenset({("collections", "OrderedDict"), ("builtins", "set"),
 def results_global(module: str, name: str) -> Any:
     """Resolve a global named in a benchmark-results pickle if it is on the allow-list, else raise UnpicklingError.
 
-    The allow-list is :class:`_AllowListUnpickler`'s (numpy array/scalar reconstruction, pandas frames, ``slice``,
+    The allow-list is :class:`AllowListUnpickler`'s (numpy array/scalar reconstruction, pandas frames, ``slice``,
     ``_codecs.encode``) plus :data:`_RESULTS_EXTRA`. Python 2 spellings that protocol 0-2 pickles use
     (``__builtin__.set``) are mapped to their Python 3 names first; the check is on the mapped name, so the mapping
     cannot admit anything the list does not name.
     """
     m, n = _compat_pickle.NAME_MAPPING.get((module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name))
-    a = _AllowListUnpickler
+    a = AllowListUnpickler
     if not ((m in a._NUMPY_MODULES and n in a._NUMPY) or (m, n) in a._PANDAS | a._OTHER | _RESULTS_EXTRA):
         raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
     with warnings.catch_warnings():
@@ -209,8 +209,8 @@ def results_global(module: str, name: str) -> Any:
         return getattr(importlib.import_module(m), n)
 
 
-class _ResultsUnpickler(_AllowListUnpickler):
-    """:class:`_AllowListUnpickler` that also admits the containers in :data:`_RESULTS_EXTRA` (see
+class _ResultsUnpickler(AllowListUnpickler):
+    """:class:`AllowListUnpickler` that also admits the containers in :data:`_RESULTS_EXTRA` (see
     :func:`results_global`). Persistent ids (torch tensor storages) stay refused."""
 
     def find_class(self, module: str, name: str):

@@ -75,7 +75,7 @@ def require_files(root: Path, bench: str, relpaths: list[str]) -> list[Path]:
         raise DataError(
             f"the data directory {str(root)!r} lacks the NAS-Bench-{bench} source file(s) {', '.join(missing)}. "
             f"Point --data-dir / NASHARNESS_DATA_DIR at a folder with the layout of ../shared/data "
-            f"(see the README's Data section), or restore the missing files."
+            f"(see docs/data.md), or restore the missing files."
         )
     return [root / p for p in relpaths]
 

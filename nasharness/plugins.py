@@ -1,35 +1,36 @@
-"""The registries: one per plugin kind. Modules register factories on import; nothing is built at import time."""
+"""The registries: one per plugin kind. The built-in plugins are named here as ``package.module:Object`` references
+(the form an outside package's entry point takes), so nothing is imported until a name is looked up: listing names,
+``import nasharness`` and ``--help`` import no method, and a run imports only the method and benchmark it uses."""
 
 from __future__ import annotations
 
 from .registry import Registry
 
+_M = "nasharness.methods"
+METHODS: Registry = Registry("method", {
+    "random": f"{_M}.random:RandomSearch", "spos": f"{_M}.spos:SPOS", "fairnas": f"{_M}.fairnas:FairNAS",
+    "scarlet": f"{_M}.scarlet:SCARLET", "darts": f"{_M}.darts:DARTS", "fairdarts": f"{_M}.fairdarts:FairDARTS",
+    "renas": f"{_M}.renas:ReNAS", "predictor-mse": f"{_M}.predictor_mse:PredictorMSE",
+},
+}, group="nasharness.methods")
 
-def _load_methods() -> None:
-    from .methods import load_builtin  # noqa: PLC0415
+_B = "nasharness.benchmarks_builtin"
+BENCHMARKS: Registry = Registry("benchmark", {
+    "201": f"{_B}:NB201", "101": f"{_B}:NB101", "darts": f"{_B}:DARTS", "fairnas-imagenet": f"{_B}:FAIRNAS_IMAGENET",
+    "scarlet-imagenet": f"{_B}:SCARLET_IMAGENET",
+}, aliases={"nb201": "201", "nasbench201": "201", "nb101": "101", "nasbench101": "101", "darts-cifar10": "darts",
+            "fairnas-space": "fairnas-imagenet", "scarlet-space": "scarlet-imagenet"}, group="nasharness.benchmarks",
+    files="nasharness.tabular.user:SchemaEntry")
 
-    load_builtin()
-
-
-def _load_benchmarks() -> None:
-    from . import benchmarks_builtin  # noqa: F401, PLC0415
-
-
-def _load_spaces() -> None:
-    from . import spaces  # noqa: PLC0415
-
-    spaces.register_builtin()
-
-
-# Each registry imports its own built-in modules on first lookup: listing or loading a benchmark never imports the
-# methods (torch), and `import nasharness` imports none of them.
-METHODS: Registry = Registry("method", loader=_load_methods)
-BENCHMARKS: Registry = Registry("benchmark", loader=_load_benchmarks)
-SPACES: Registry = Registry("search space", loader=_load_spaces)
+_S = "nasharness.spaces"
+SPACES: Registry = Registry("search space", {
+    "nb201": f"{_S}:NB201Space", "nb101": f"{_S}:NB101Space", "darts": f"{_S}:darts_space",
+    "fairnas-imagenet": f"{_S}:fairnas_space", "scarlet-imagenet": f"{_S}:scarlet_space",
+}, group="nasharness.spaces")
 
 
 def load_plugins() -> None:
-    """Register every built-in plugin now (each registry otherwise does so on its first lookup)."""
+    """Import every built-in plugin now (each is otherwise imported on its first lookup)."""
     for registry in (BENCHMARKS, SPACES, METHODS):
         registry._load()
 

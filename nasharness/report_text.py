@@ -14,7 +14,7 @@ from .terminal import Column, Table, emit, fmt_ci, fmt_duration, fmt_num, fmt_va
 def summary_table(result: RunResult) -> Table:
     """The quantities of a run as a two-column table (values already formatted)."""
     final = result.protocol["final"]
-    where = f"NAS-Bench-{result.bench}" if result.bench in ("101", "201") else f"the {result.bench} space"
+    where = result.protocol.get("benchmark") or f"benchmark {result.bench}"  # its title, recorded by the run
     table = Table([Column("quantity", no_wrap=True), Column("value")],
                   title=f"nasharness run: {result.method} on {where} / {result.dataset} "
                         f"(seed {result.seed}, budget {result.budget})")
@@ -36,6 +36,17 @@ def summary_table(result: RunResult) -> Table:
             if r:
                 table.add_row(f"{key} vs {truth}", fmt_ci(key, r["value"], r.get("ci_low"), r.get("ci_high"),
                                                           r.get("n")))
+        rep = result.baselines.get(truth)
+        if rep and rep.get("free"):
+            frees = ", ".join(f"{name} {fmt_num(e['kendall_tau']['value'], 'corr')}"
+                              + (" (partial)" if "partial" in e else "") for name, e in rep["free"].items())
+            table.add_row(f"free baselines (KT) vs {truth}", frees)
+            m = rep.get("margin", {}).get("kendall_tau")
+            if m:
+                verdict = {"beats": "beats the free baselines", "loses": "LOSES to a free baseline",
+                           "tie": "does not beat the free baselines", "undecided": "undecided (no CI)"}[rep["verdict"]]
+                ci = fmt_ci("kendall_tau", m["value"], m.get("ci_low"), m.get("ci_high"), m.get("n"))
+                table.add_row(f"margin over {m['vs']}", f"{ci}: {verdict}")
     if result.extra.get("ranking/degenerate"):
         table.add_row("ranking", "DEGENERATE: the scores cannot rank (see the warning below)")
     table.add_row("ranking scores", str(result.protocol["ranking_scores"]))

@@ -31,6 +31,9 @@ class RunResult:
     tracking: dict = field(default_factory=dict)
     extra: dict[str, float] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
+    #: Per ranking truth: the free baselines on the same architectures and the method's margin over the best of
+    #: them (:func:`nasharness.metrics.baselines.free_baseline_report`).
+    baselines: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,6 +48,20 @@ class RunResult:
         for name, r in self.ranking.items():
             for k, v in r.items():
                 m[f"{name}" if k == "value" else f"{name}/{k}"] = v
+        verdicts = {"beats": 1.0, "tie": 0.0, "loses": -1.0}
+        for truth, rep in self.baselines.items():
+            for base, entry in rep.get("free", {}).items():
+                for k in ("kendall_tau", "spearman"):
+                    m[f"free/{truth}/{base}/{k}"] = entry[k]["value"]
+            for k, r in rep.get("margin", {}).items():
+                m[f"margin/{truth}/{k}"] = r["value"]
+                for edge in ("ci_low", "ci_high"):
+                    if edge in r:
+                        m[f"margin/{truth}/{k}/{edge}"] = r[edge]
+            if rep.get("best"):
+                m[f"free/{truth}/best/kendall_tau"] = rep["free"][rep["best"]]["kendall_tau"]["value"]
+            if rep.get("verdict") in verdicts:
+                m[f"margin/{truth}/beats_free"] = verdicts[rep["verdict"]]
         for name, v in self.costs.items():
             m[f"cost/{name}"] = v
         m["n_evaluated"] = self.n_evaluated

@@ -138,23 +138,28 @@ class SuiteConfig:
             if METHODS.canonical(m) not in methods:
                 raise ConfigError(f"suite {self.suite!r}: overrides are given for {m!r}, which the suite does not run; "
                                   f"remove them or add it to 'methods'.")
+        from .contracts import missing_capabilities  # noqa: PLC0415
+
         cells, skipped = [], []
         for m in methods:
-            supported = getattr(METHODS.factory(m), "benchmarks", ())
+            method_cls = METHODS.factory(m)
             for b, datasets in self.benchmarks.items():
                 bench = BENCHMARKS.canonical(str(b))
-                valid = getattr(BENCHMARKS.factory(bench), "datasets", ())
+                entry = BENCHMARKS.factory(bench)
+                valid = getattr(entry, "datasets", ())
                 for d in datasets if isinstance(datasets, list | tuple) else [datasets]:
                     if valid and d not in valid:
                         raise ConfigError(f"suite {self.suite!r}: benchmark {bench} has no dataset {d!r}; valid: "
                                           f"{', '.join(valid)}.")
-                if bench not in supported:
-                    skipped.append(f"{m} x {bench} (the method supports {', '.join(supported)})")
+                missing = missing_capabilities(method_cls, entry)
+                if missing:
+                    skipped.append(f"{m} x {bench} (the benchmark does not offer {', '.join(missing)})")
                     continue
+                images = getattr(entry, "images", None)
                 for d in datasets if isinstance(datasets, list | tuple) else [datasets]:
-                    if (getattr(METHODS.factory(m), "kind", "") in ("one-shot", "differentiable") and d != "cifar10"
-                            and bench in ("201", "101")):
-                        skipped.append(f"{m} x {bench}/{d} (weight-sharing methods train on CIFAR-10 images only)")
+                    if (getattr(method_cls, "needs_images", False) and images and d != images
+                            and getattr(entry, "tabular", True)):
+                        skipped.append(f"{m} x {bench}/{d} (the method needs images: only {images} images here)")
                         continue
                     cells += [Cell(m, bench, str(d), int(s)) for s in self.seeds]
         if not cells:
@@ -270,7 +275,7 @@ def check_cells(suite: SuiteConfig) -> tuple[list[Cell], list[str]]:
     (:meth:`SuiteConfig.cells`), the cell's :class:`RunConfig` (device, bootstrap), and the method's budget built from
     the suite's ``overrides`` (each ``--set`` key against the method's budget fields, each value parsed and
     range-checked). No data is loaded."""
-    from .plugins import METHODS  # noqa: PLC0415
+    from .plugins import BENCHMARKS, METHODS  # noqa: PLC0415
 
     where = f"suite file {suite.path!r}" if suite.path else f"suite {suite.suite!r}"
     cells, skipped = suite.cells()
@@ -284,7 +289,7 @@ def check_cells(suite: SuiteConfig) -> tuple[list[Cell], list[str]]:
             config = suite.run_config(cell, out_dir=Path("."), tracking=False, tracking_uri=None, data_dir=None,
                                       tags={})
             method = METHODS.factory(cell.method)(config)
-            method.budget(cell.bench, cell.dataset)
+            method.budget(BENCHMARKS.factory(cell.bench), cell.dataset)
         except UserError as exc:
             given = suite._overrides_for(cell.method)
             hint = (f" (the suite's overrides for {cell.method}: {given}; fix them under 'overrides')" if given

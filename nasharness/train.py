@@ -10,8 +10,6 @@ Checkpoints are written atomically after every epoch; ``--resume`` continues a k
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 from dataclasses import asdict, dataclass
 
@@ -224,7 +222,7 @@ def evaluate(net, data, batch_size: int) -> float:
 
 def train_derived(genotype, config: RunConfig, ctx) -> dict:
     """``run --train-derived``: train the search's derived genotype at the run's budget."""
-    from .methods.oneshot import resolve_device  # noqa: PLC0415
+    from .supernet.device import resolve_device  # noqa: PLC0415
 
     cfg = TRAIN_BUDGETS[config.budget]
     out = train_network(genotype, cfg, seed=config.seed, device=resolve_device(config.device),
@@ -235,53 +233,3 @@ def train_derived(genotype, config: RunConfig, ctx) -> dict:
             "metrics": {"train_derived/params": float(out["params"]), "train_derived/wall_s": out["train_wall_s"],
                         "train_derived/final_train_loss": out["history"][-1]["train_loss"]},
             "note": "derived network " + protocol_note(cfg)}
-
-
-def train_arch(arch: str, *, bench: str = "darts", budget: str = "ci", seed: int = 0, overrides: dict | None = None,
-               device: str = "auto", data_dir=None, dataset_root=None, out_dir: str = "runs", tracking: bool = True,
-               tracking_uri: str | None = None, experiment: str = "nasharness", resume: bool = False,
-               progress=None, status=None):
-    """Train one DARTS-space architecture (a published name like ``FairDARTS_a`` or a genotype string) from scratch
-    and log it like any run (method ``train``). Returns the :class:`~nasharness.results.RunResult`."""
-    from .api import _write_and_log, standalone_run_dir  # noqa: PLC0415
-    from .envinfo import environment, peak_rss_mb, reset_peak_rss  # noqa: PLC0415
-    from .methods.oneshot import resolve_device  # noqa: PLC0415
-    from .plugins import BENCHMARKS, load_plugins  # noqa: PLC0415
-    from .results import RunResult  # noqa: PLC0415
-    from .spaces.darts import parse_genotype  # noqa: PLC0415
-
-    load_plugins()
-    if BENCHMARKS.canonical(bench) != "darts":
-        raise UserError(f"`train --arch` trains DARTS-space cells; benchmark {bench!r} is tabular (look its "
-                        f"architectures up with `nasharness bench query`). Use --bench darts.")
-    genotype = parse_genotype(arch)
-    cfg = train_config(budget, dict(overrides or {}))
-    config = RunConfig(method="train", bench="darts", dataset="cifar10", budget=budget, seed=seed, data_dir=data_dir,
-                       tracking=tracking, tracking_uri=tracking_uri, experiment=experiment, out_dir=out_dir,
-                       resume=resume, device=device, dataset_root=dataset_root,
-                       overrides={**dict(overrides or {}), "arch": repr(genotype)})
-    reset_peak_rss()
-    t0 = time.perf_counter()
-    with standalone_run_dir(config, "train", "darts", "cifar10") as run_dir:
-        out = train_network(genotype, cfg, seed=seed, device=resolve_device(device), data_dir=data_dir,
-                            dataset_root=dataset_root, checkpoint=run_dir / "checkpoints" / "last.pt", resume=resume,
-                            progress=progress, status=status)
-    total = time.perf_counter() - t0
-    name = truth_name(cfg)
-    sizes = describe_genotype(genotype)
-    published = arch if isinstance(arch, str) and not arch.strip().startswith("Genotype") else None
-    result = RunResult(
-        method="train", bench="darts", dataset="cifar10", seed=seed,
-        budget=budget + ("+overrides" if overrides else ""),
-        protocol={"proxy": "none", "final": name, "proxy_epochs": cfg.epochs, "ranking_truths": [],
-                  "note": protocol_note(cfg), "train": json.dumps(dataclasses.asdict(cfg)),
-                  "published_name": published or ""},
-        chosen={"index": -1, "arch": repr(genotype)}, truth={name: out["test_acc"]}, regret={}, ranking={},
-        costs={"train/wall_s": out["train_wall_s"], "eval/wall_s": out["eval_wall_s"], "total/wall_s": total,
-               "device_hours": total / 3600.0, "epochs": cfg.epochs, "peak_mem_mb": round(peak_rss_mb(), 1),
-               "params": float(out["params"]), "params_with_aux": float(out["params_with_aux"])},
-        n_evaluated=1, notes=[protocol_note(cfg)],
-        trajectory=[{"step": h["epoch"], **{f"train/{k}": v for k, v in h.items() if k != "epoch"}}
-                    for h in out["history"]],
-        config=config.to_dict(), env=environment(), extra=sizes)
-    return _write_and_log(result, config, run_dir)

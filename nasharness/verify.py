@@ -81,12 +81,12 @@ def verify(model_name: str, val_root: str | Path, pretrained_path: str | Path, *
            tracking: bool = True, tracking_uri: str | None = None, experiment: str = "nasharness", progress=None):
     """Evaluate ``model_name`` (see :data:`~nasharness.supernet.mobilenet.MODEL_NAMES`) with the weights at
     ``pretrained_path`` on ``val_root``; write and log the result. Returns the RunResult."""
-    from .api import _write_and_log, standalone_run_dir  # noqa: PLC0415
+    from .api import standalone_run_dir, write_and_log  # noqa: PLC0415
     from .config import RunConfig  # noqa: PLC0415
     from .data.imagenet import scan  # noqa: PLC0415
     from .envinfo import environment, peak_rss_mb, reset_peak_rss  # noqa: PLC0415
-    from .methods.oneshot import resolve_device  # noqa: PLC0415
     from .results import RunResult  # noqa: PLC0415
+    from .supernet.device import resolve_device  # noqa: PLC0415
     from .supernet.mobilenet import build_model, count_madds, count_params  # noqa: PLC0415
 
     config = RunConfig(method="verify", bench="imagenet", dataset="imagenet", seed=0, tracking=tracking,
@@ -118,4 +118,4 @@ def verify(model_name: str, val_root: str | Path, pretrained_path: str | Path, *
                "peak_mem_mb": round(peak_rss_mb(), 1), "device_hours": wall / 3600.0},
         n_evaluated=r["n"], notes=notes, config=config.to_dict(), env=environment(),
         extra={"model/params": float(count_params(model)), "model/madds@224": float(count_madds(model))})
-    return _write_and_log(result, config, run_dir)
+    return write_and_log(result, config, run_dir)

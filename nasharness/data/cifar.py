@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..io import _AllowListUnpickler, atomic_write, sha256_file
+from ..io import AllowListUnpickler, atomic_write, sha256_file
 from ..paths import cache_dir, explicit_data_dir, find_data_dir
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -198,7 +198,7 @@ def read_batches_py(folder: Path) -> Cifar10:
     for n in names:
         try:
             with open(folder / n, "rb") as f:
-                d = _AllowListUnpickler(f, encoding="bytes").load()
+                d = AllowListUnpickler(f, encoding="bytes").load()
             x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
             y = np.asarray(d[b"labels"], dtype=np.int64)
         except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as exc:
@@ -246,10 +246,24 @@ def load_cifar10(data_dir=None, dataset_root=None, *, allow_subset: bool = True)
     if fetched is not None:
         return read_batches_py(fetched)
     if allow_subset:
-        from ..bundled import shipped_cifar10  # noqa: PLC0415
-
         return shipped_cifar10()
     raise DataError(f"no CIFAR-10 images found (no --dataset-root, no data root, nothing fetched). {FETCH_HINT}")
+
+
+def shipped_cifar10() -> Cifar10:
+    """The CIFAR-10 subset shipped with the package as a :class:`Cifar10` whose train images are present only at the
+    ``ci`` budget's indices (any other index raises a DataError naming ``nasharness data fetch cifar10``)."""
+    from ..bundled import shipped_cifar10_files  # noqa: PLC0415
+
+    f = shipped_cifar10_files()
+    path, meta, index = f["path"], f["meta"], f["train_index"]
+    train_y, test_y = f["train_labels"].astype(np.int64), f["test_labels"].astype(np.int64)
+    images = decode_jpegs(f["jpeg"], f["offsets"], str(path))
+    what = (f"the CIFAR-10 subset shipped with nasharness ({len(index):,} images: exactly those of the `ci` "
+            f"budget's one-shot cells)")
+    return Cifar10(SparseImages(len(train_y), index, images, what), train_y,
+                   SparseImages(len(test_y), np.zeros(0, np.int64), images[:0], what), test_y,
+                   source=f"{path} (package subset of {meta['source']['file']}, sha256 {meta['source']['sha256']})")
 
 
 def _decoded_tar(tar: Path, expected: str | None) -> Cifar10:

@@ -1,10 +1,8 @@
 """The regression baseline for ReNAS: the same encoder, network and protocol, trained with MSE on accuracy."""
 
-from ..plugins import METHODS
 from .predictor import PredictorMethod
 
 
-@METHODS.register("predictor-mse")
 class PredictorMSE(PredictorMethod):
     """Same CNN and encodings as renas, trained to regress accuracy (MSE) instead of ranking pairs."""
 

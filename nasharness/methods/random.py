@@ -14,37 +14,38 @@ import numpy as np
 
 from ..config import Budget
 from ..errors import ConfigError
-from ..plugins import METHODS
 from .base import SearchContext, SearchOutcome
 
-#: ``paper`` budgets in simulated seconds, the order of magnitude of the NATS-Bench topology-space searches
-#: (2e4 s CIFAR-10, 4e4 s CIFAR-100, 1.2e5 s ImageNet16-120); NB101 gets 1e6 s (a few thousand 12-epoch runs).
-PAPER_SECONDS = {("201", "cifar10"): 2e4, ("201", "cifar100"): 4e4, ("201", "ImageNet16-120"): 1.2e5,
-                 ("101", "cifar10"): 1e6}
 CI_ARCHS = 100
 
 
-@METHODS.register("random")
 class RandomSearch:
     """Uniform random search over labeled architectures, budgeted by simulated training time or arch count."""
 
     name = "random"
     kind = "black-box"
-    benchmarks = ("201", "101")
+    requires = frozenset({"table"})
 
     def __init__(self, config):
         self.config = config
 
-    def budget(self, bench: str, dataset: str) -> Budget:
+    def budget(self, bench, dataset: str) -> Budget:
+        """``ci``: 100 architectures; ``paper``: the benchmark's simulated search time for the dataset
+        (``bench.search_seconds``, the order of magnitude of the NATS-Bench searches); ``--max-archs`` /
+        ``--max-sim-seconds`` replace either."""
         c = self.config
         if c.overrides:
             raise ConfigError(f"random search takes no --set options (got {sorted(c.overrides)}); use --max-archs or "
                               f"--max-sim-seconds.")
         if c.max_archs is not None or c.max_sim_seconds is not None:
-            return Budget(f"{c.budget}+override", c.max_archs, c.max_sim_seconds)
+            return Budget(c.budget_label, c.max_archs, c.max_sim_seconds)
         if c.budget == "ci":
             return Budget("ci", max_archs=CI_ARCHS)
-        return Budget("paper", max_sim_seconds=PAPER_SECONDS[(bench, dataset)])
+        seconds = (getattr(bench, "search_seconds", None) or {}).get(dataset)
+        if seconds is None:
+            raise ConfigError(f"benchmark {bench.name!r} declares no paper search time for {dataset!r} (its "
+                              f"`search_seconds`); give the budget with --max-sim-seconds or --max-archs.")
+        return Budget("paper", max_sim_seconds=seconds)
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
         bench, proto, budget = ctx.bench, ctx.protocol, ctx.budget

@@ -1,11 +1,9 @@
 """ReNAS (Xu et al., CVPR 2021): a relativistic predictor — a CNN over feature tensors trained on which of two
 architectures is better, not on their absolute accuracy."""
 
-from ..plugins import METHODS
 from .predictor import PredictorMethod
 
 
-@METHODS.register("renas")
 class ReNAS(PredictorMethod):
     """Relativistic (pairwise ranking) predictor over ReNAS feature tensors; ranks all untrained archs."""
 

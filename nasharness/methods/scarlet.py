@@ -7,12 +7,10 @@ function, and being linear it can be merged into the next layer, which is what m
 of the standalone architecture that the table reports. The reduction blocks' shortcuts are not searchable and stay.
 """
 
-from ..plugins import METHODS
 from ..supernet.samplers import FairSampler
 from .oneshot import OneShotMethod
 
 
-@METHODS.register("scarlet")
 class SCARLET(OneShotMethod):
     """Strict fairness + identity replaced by a linear 1x1 transform during supernet training."""
 

@@ -106,10 +106,24 @@ def encode_nb201(arch: str) -> np.ndarray:
 
 
 def encode_all(bench) -> np.ndarray:
-    """Encodings of every row of a tabular benchmark, in row order."""
-    if bench.name == "201":
-        return np.stack([encode_nb201(a) for _, a in bench.iter_archs()])
-    return np.stack([encode_nb101(bench.spec(i)) for i in range(bench.size)])
+    """Encodings of every row of a tabular benchmark, in row order: the benchmark's own ``encode_all`` when it has
+    one, else the encoder of its search space (``bench.space``)."""
+    own = getattr(bench, "encode_all", None)
+    if own is not None:
+        return own()
+    encoder = ENCODERS.get(getattr(bench, "space", None))
+    if encoder is None:
+        from ..errors import UserError  # noqa: PLC0415
+
+        raise UserError(f"benchmark {bench.name!r} (space {getattr(bench, 'space', None)!r}) has no architecture "
+                        f"encoding for predictors; give it an `encode_all()` method returning one feature array per "
+                        f"row, or use a method that needs none (random).")
+    return encoder(bench)
+
+
+#: The encoder of each search space's table rows.
+ENCODERS = {"nb201": lambda bench: np.stack([encode_nb201(a) for _, a in bench.iter_archs()]),
+            "nb101": lambda bench: np.stack([encode_nb101(bench.spec(i)) for i in range(bench.size)])}
 
 
 ENCODING_VERSION = 1
@@ -121,7 +135,7 @@ def cached_encodings(bench) -> np.ndarray:
     from ..paths import cache_dir  # noqa: PLC0415
 
     key = str(bench.meta.get("table_sha256", "nokey"))[:16]
-    path = cache_dir() / f"encodings-nb{bench.name}-{key}-v{ENCODING_VERSION}.npy"
+    path = cache_dir() / f"encodings-{getattr(bench, 'space', bench.name)}-{key}-v{ENCODING_VERSION}.npy"
     if path.exists():
         try:
             x = np.load(path, allow_pickle=False)

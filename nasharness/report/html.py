@@ -47,22 +47,25 @@ def _kt_curves(records: list[dict]) -> dict[tuple, dict[str, list]]:
 
 def write_html(out_dir: str | Path, table: pd.DataFrame, *, regression_md_rows=None, records: list[dict] | None = None,
                title: str = "nasharness report") -> Path:
-    from ..compare import _fmt  # noqa: PLC0415
+    from ..compare import cell_text, free_mark  # noqa: PLC0415
     from . import plots  # noqa: PLC0415
 
     out = make_dirs(Path(out_dir).expanduser())  # an unwritable folder is a StorageError naming it, no traceback
     parts = [f"<h1>{html.escape(title)}</h1>"]
     head = ["method", "bench / dataset", "budget", "truth", "seeds", "archs"] + [label for _, _, label in METRICS]
-    rows = [[html.escape(str(r["method"])), f"NB{r['bench']} / {html.escape(str(r['dataset']))}",
-             html.escape(str(r["budget"])), f"<code>{html.escape(str(r['truth']))}</code>", str(r["n_seeds"]),
-             str(r["n_archs"])] + [_fmt(r[f"{c}_mean"], r[f"{c}_std"], c) for c, _, _ in METRICS]
-            for _, r in table.iterrows()]
-    parts += ["<h2>Comparison (mean ± std over seeds)</h2>", _table(head, rows)]
+    rows = [[html.escape(str(r["method"]) + free_mark(r)), f"{html.escape(str(r['bench']))} / "
+             f"{html.escape(str(r['dataset']))}", html.escape(str(r["budget"])),
+             f"<code>{html.escape(str(r['truth']))}</code>", str(r["n_seeds"]), str(r["n_archs"])]
+            + [cell_text(r, c) for c, _, _ in METRICS] for _, r in table.iterrows()]
+    parts += ["<h2>Comparison (mean ± std over seeds; one seed: value [95% bootstrap CI])</h2>", _table(head, rows),
+              "<p>best free KT: the best of the parameter count, FLOPs and the low-epoch proxy on the same "
+              "architectures and truth; KT margin: the method's Kendall tau minus it; "
+              "<em>(beats free k/n)</em>: the margin's paired bootstrap CI lies above 0 in only k of n seeds.</p>"]
     if regression_md_rows is not None:
         from ..regression import LABEL  # noqa: PLC0415
 
-        reg = [[html.escape(r.key[0]), f"NB{r.key[1]} / {html.escape(r.key[2])}", html.escape(LABEL.get(r.metric,
-                r.metric)), f"{r.baseline:.4g}", f"{r.current:.4g}",
+        reg = [[html.escape(r.key[0]), f"{html.escape(str(r.key[1]))} / {html.escape(r.key[2])}",
+                html.escape(LABEL.get(r.metric, r.metric)), f"{r.baseline:.4g}", f"{r.current:.4g}",
                 f"{r.delta:+.3g}" if math.isfinite(r.delta) else "–", f"{r.band:.3g}" if math.isfinite(r.band) else "–",
                 f'<b class="bad">{r.verdict}</b>' if r.verdict in ("REGRESSED", "MISSING") else r.verdict]
                for r in regression_md_rows]
@@ -82,9 +85,9 @@ def write_html(out_dir: str | Path, table: pd.DataFrame, *, regression_md_rows=N
         for (bench, dataset, truth), curves in sorted(_kt_curves(records or []).items()):
             path = Path(tmp) / f"kt-{bench}-{dataset}.png"
             figs.append(_img(plots.kt_curve(curves, ylabel=f"Kendall tau vs {truth}",
-                                            title=f"NB{bench} / {dataset}: ranking during supernet training "
+                                            title=f"{bench} / {dataset}: ranking during supernet training "
                                                   f"(mean over seeds)", path=path),
-                             f"KT vs epoch, NB{bench} / {dataset}"))
+                             f"KT vs epoch, {bench} / {dataset}"))
         parts += ["<h2>Plots</h2>", *figs]
     style = ("body{font-family:sans-serif;margin:2em;max-width:1400px} table{border-collapse:collapse;font-size:13px}"
              "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right} td:first-child{text-align:left}"

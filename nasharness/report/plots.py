@@ -83,7 +83,7 @@ def comparison_bars(table, metric: str, label: str, path: Path) -> Path:
             bars = ax.bar(xs, ys, width, yerr=es, capsize=3, label=m)
             for bar, n in zip(bars, ns, strict=True):
                 ax.annotate(f"n={n}", (bar.get_x() + bar.get_width() / 2, 0), ha="center", va="bottom", fontsize=6)
-    ax.set_xticks(range(len(groups)), [f"NB{b} / {d}" for b, d in groups])
+    ax.set_xticks(range(len(groups)), [f"{b} / {d}" for b, d in groups])
     ax.set_ylabel(label)
     ax.axhline(0, color="grey", lw=0.8)
     ax.grid(axis="y", alpha=0.3)

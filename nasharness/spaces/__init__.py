@@ -86,24 +86,22 @@ class NB101Space:
         return nb101.make_spec(spec.matrix, spec.ops) if isinstance(spec, nb101.Spec) else nb101.make_spec(*spec)
 
 
-def register_builtin() -> None:
-    from ..plugins import SPACES  # noqa: PLC0415
-
-    if "nb201" not in SPACES:
-        SPACES.register("nb201")(NB201Space)
-        SPACES.register("nb101")(NB101Space)
-        SPACES.register("darts")(_darts_space)
-        SPACES.register("fairnas-imagenet")(lambda: _mobile_space("fairnas"))
-        SPACES.register("scarlet-imagenet")(lambda: _mobile_space("scarlet"))
-
-
-def _mobile_space(name: str):
+def fairnas_space():
+    """The FairNAS ImageNet space (:data:`nasharness.spaces.mobilenet.SPACES`)."""
     from .mobilenet import SPACES as MOBILE  # noqa: PLC0415
 
-    return MOBILE[name]
+    return MOBILE["fairnas"]
 
 
-def _darts_space():
+def scarlet_space():
+    """The SCARLET ImageNet space."""
+    from .mobilenet import SPACES as MOBILE  # noqa: PLC0415
+
+    return MOBILE["scarlet"]
+
+
+def darts_space():
+    """The DARTS CIFAR-10 cell space."""
     from .darts import DartsSpace  # noqa: PLC0415
 
     return DartsSpace()

@@ -15,6 +15,9 @@ from ..errors import UserError, brief, shorten
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 N_ARCHS = 5**6
+#: The datasets NB201 trains every cell on, and their classes.
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+N_CLASSES = {"cifar10": 10, "cifar10-valid": 10, "cifar100": 100, "ImageNet16-120": 120}
 #: The number of distinct cells once equivalent computations are merged (NAS-Bench-201 paper, Sec. 2).
 N_UNIQUE = 6466
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
@@ -100,3 +103,14 @@ def n_params(arch: str, n_classes: int, channels: int = 16, cells_per_stage: int
             c *= 2
     total += 2 * c + c * n_classes + n_classes
     return total
+
+
+def cell_madds(arch: str, cells_per_stage: int = 5,
+               stages: tuple[tuple[int, int], ...] = ((16, 32), (32, 16), (64, 8))) -> int:
+    """Multiply-adds of the cells of an NB201 network (C = 16/32/64 at 32/16/8 px, ``cells_per_stage`` cells per
+    stage): a ``k x k`` convolution costs ``C * C * k * k * hw * hw``; pooling, skip and none cost none. The stem, the
+    reduction blocks and the classifier are the same for every cell, so this ranks cells exactly as the whole
+    network's multiply-adds do."""
+    kernel = {"nor_conv_3x3": 9, "nor_conv_1x1": 1}
+    per_cell = sum(kernel.get(op, 0) for op in parse_arch(arch))
+    return cells_per_stage * per_cell * sum(c * c * hw * hw for c, hw in stages)

@@ -107,7 +107,7 @@ class _Skeleton(nn.Module):
         return self.classifier(self.dropout(self.head(x).mean((2, 3))))
 
 
-def _block(sp: MobileSpace, layer: int, b: Block) -> nn.Module:
+def make_block(sp: MobileSpace, layer: int, b: Block) -> nn.Module:
     if b.identity:
         return nn.Identity()
     return MBBlock(space.in_channels(layer), space.CHANNELS[layer], b.kernel, space.STRIDES[layer], b.expansion,
@@ -122,7 +122,7 @@ class MobileNetwork(_Skeleton):
         self.space_name = sp.name
         self.blocks = sp.parse(arch)
         self.arch = sp.format(self.blocks)
-        self.layers = nn.ModuleList(_block(sp, i, b) for i, b in enumerate(self.blocks))
+        self.layers = nn.ModuleList(make_block(sp, i, b) for i, b in enumerate(self.blocks))
 
     def forward(self, x):
         x = self._features(x)
@@ -149,7 +149,7 @@ class MobileSupernet(_Skeleton):
         self.space = sp
         self.choices_per_edge = sp.choices_per_layer()
         self.layers = nn.ModuleList(
-            nn.ModuleList(LinearIdentity(space.CHANNELS[i]) if b.identity and linear_identity else _block(sp, i, b)
+            nn.ModuleList(LinearIdentity(space.CHANNELS[i]) if b.identity and linear_identity else make_block(sp, i, b)
                           for b in sp.choices(i))
             for i in range(space.N_LAYERS))
 

@@ -19,7 +19,9 @@ class Protocol:
     ``proxy``: the cheap metric a search observes (e.g. 12-epoch validation accuracy);
     ``final``: the truth the chosen architecture is reported on (e.g. 200-epoch test accuracy);
     ``proxy_epochs``: epochs whose simulated training time a proxy query is charged;
-    ``note``: anything a reader must know about coverage or substitutions.
+    ``note``: anything a reader must know about coverage or substitutions;
+    ``cost``: the column of what observing the proxy once costs in simulated seconds, where that is a column (e.g.
+    the full training time of fully trained labels).
     """
 
     dataset: str
@@ -27,6 +29,7 @@ class Protocol:
     final: str
     proxy_epochs: int
     note: str = ""
+    cost: str | None = None
 
 
 class TabularBenchmark:
@@ -46,6 +49,11 @@ class TabularBenchmark:
 
     # ---- size and names -------------------------------------------------------------------------------------
     @property
+    def title(self) -> str:
+        """How messages name the benchmark (``NAS-Bench-201``)."""
+        return f"NAS-Bench-{self.name}"
+
+    @property
     def size(self) -> int:
         return len(self.table)
 
@@ -63,14 +71,14 @@ class TabularBenchmark:
             close = difflib.get_close_matches(str(metric), self.metrics, n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(close)}?" if close else "see `nasharness bench info` for all metrics."
             raise UserError(
-                f"unknown metric {metric!r} for NAS-Bench-{self.name}; {hint} Metric names carry the dataset, "
+                f"unknown metric {metric!r} for {self.title}; {hint} Metric names carry the dataset, "
                 f"split and epoch budget, e.g. {self.metrics[0]!r}."
             )
         return metric
 
     def check_dataset(self, dataset: str) -> str:
         if dataset not in self.datasets:
-            raise unknown_name(f"dataset for NAS-Bench-{self.name}", dataset, self.datasets)
+            raise unknown_name(f"dataset for {self.title}", dataset, self.datasets)
         return dataset
 
     def column(self, metric: str) -> np.ndarray:
@@ -99,7 +107,7 @@ class TabularBenchmark:
             i = int(arch)
             if not 0 <= i < self.size:
                 raise UserError(
-                    f"architecture index {i} is out of range for NAS-Bench-{self.name}: valid indices are "
+                    f"architecture index {i} is out of range for {self.title}: valid indices are "
                     f"0..{self.size - 1}."
                 )
             return i
@@ -107,7 +115,7 @@ class TabularBenchmark:
         row = self._key_index().get(key)
         if row is None:
             raise UserError(
-                f"architecture {brief(arch)} is not in the NAS-Bench-{self.name} table ({self.size:,} architectures "
+                f"architecture {brief(arch)} is not in the {self.title} table ({self.size:,} architectures "
                 f"present of {self.space_size:,}). {self.missing_hint()}"
             )
         return row
@@ -118,6 +126,11 @@ class TabularBenchmark:
 
     def missing_hint(self) -> str:
         return ""
+
+    def arch_of(self, index: int):
+        """Row ``index`` as its search space's architecture (what ``SPACES[bench.space]`` samples and mutates; the
+        key string unless the space has its own type)."""
+        return self.key_of(index)
 
     def key_of(self, index: int) -> str:
         return str(self.table[self.key_column].iat[self.index_of(index)])
@@ -131,7 +144,7 @@ class TabularBenchmark:
         if idx.size and (idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() >= self.size):
             bad = idx[(idx < 0) | (idx >= self.size)][:5] if idx.dtype.kind in "iu" else idx.ravel()[:5]
             raise UserError(
-                f"indices out of range or not integers for NAS-Bench-{self.name}: {bad.tolist()}; "
+                f"indices out of range or not integers for {self.title}: {bad.tolist()}; "
                 f"valid 0..{self.size - 1}."
             )
         return self.column(metric)[idx]
@@ -159,11 +172,15 @@ class TabularBenchmark:
     def proxy_cost(self, indices: np.ndarray, protocol: Protocol) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def free_baselines(self, dataset: str) -> dict[str, np.ndarray]:
+        """Free rankings a search must beat (see :class:`nasharness.contracts.TabularBenchmark`); none by default."""
+        return {}
+
     def info(self) -> dict:
         """Coverage and per-metric availability, for ``nasharness bench info``."""
         avail = {m: int(np.isfinite(self.column(m)).sum()) for m in self.metrics}
         return {
-            "benchmark": f"NAS-Bench-{self.name}",
+            "benchmark": f"{self.title}",
             "architectures_present": self.size,
             "space_size": self.space_size,
             "coverage": self.coverage,

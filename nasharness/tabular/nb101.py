@@ -279,6 +279,8 @@ class NB101(TabularBenchmark):
     datasets = ("cifar10",)
     space_size = space.N_ARCHS
 
+    _madds: np.ndarray | None = None
+
     @property
     def is_full(self) -> bool:
         return self.meta.get("name") == "nb101-full"
@@ -296,6 +298,9 @@ class NB101(TabularBenchmark):
         return ("Only the staged public slices are loaded; `nasharness bench prepare 101 --source "
                 "nasbench_only108.tfrecord` adds the full official table.")
 
+    def arch_of(self, index: int) -> space.Spec:
+        return self.spec(index)
+
     def spec(self, arch) -> space.Spec:
         i = self.index_of(arch)
         return space.from_strings(self.table["adjacency"].iat[i], self.table["ops"].iat[i])
@@ -312,6 +317,26 @@ class NB101(TabularBenchmark):
             "proxy exists for the 1,000-arch uniform slice, which has no test accuracy, so the truth is val@108 "
             "(one training repeat) and results are among labeled archs only",
         )
+
+    def trained_protocol(self, dataset: str) -> Protocol:
+        """Fully trained labels (predictors): 108-epoch validation accuracy and its training time; the truth is the
+        108-epoch test accuracy with the full table, else (slices) the validation accuracy itself."""
+        self.check_dataset(dataset)
+        if self.is_full:
+            return Protocol(dataset, "cifar10/val@108", "cifar10/test@108", 108, "", cost="cifar10/train-time-s@108")
+        return Protocol(dataset, "cifar10/val@108", "cifar10/val@108", 108,
+                        f"only the staged NB101 slices are present ({self.size:,} of {self.space_size:,} archs): the "
+                        f"labeled slices are the universe, there is no test accuracy for most of them, so labels and "
+                        f"truth are both val@108", cost="cifar10/train-time-s@108")
+
+    def free_baselines(self, dataset: str) -> dict[str, np.ndarray]:
+        """Parameter count, multiply-adds (:func:`~nasharness.spaces.nb101_costs.network_costs`) and the 12-epoch
+        validation accuracy (where the table has it), one value per row."""
+        if self._madds is None:
+            from ..spaces.nb101_costs import network_costs  # noqa: PLC0415
+
+            self._madds = np.array([float(np.sum(network_costs(self.spec(i))[1])) for i in range(self.size)])
+        return {"params": self.column("params"), "flops": self._madds, "cifar10/val@12": self.column("cifar10/val@12")}
 
     def proxy_cost(self, indices: np.ndarray, protocol: Protocol) -> np.ndarray:
         """Simulated seconds for the proxy epochs: recorded time at that budget, else scaled from 108 epochs."""

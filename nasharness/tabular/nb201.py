@@ -35,8 +35,7 @@ from .cache import Source, load_or_build
 
 FORMAT_VERSION = 2
 N = space.N_ARCHS
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-N_CLASSES = {"cifar10": 10, "cifar10-valid": 10, "cifar100": 100, "ImageNet16-120": 120}
+DATASETS, N_CLASSES = space.DATASETS, space.N_CLASSES
 SEEDS = (777, 888, 999)
 
 CSV = "nb201/nats-bench-landscape/nats_bench.csv"
@@ -243,6 +242,8 @@ class NB201(TabularBenchmark):
     datasets = DATASETS
     space_size = N
 
+    _madds: np.ndarray | None = None
+
     def normalize_key(self, key: str) -> str:
         return space.format_arch(space.parse_arch(key))
 
@@ -261,6 +262,26 @@ class NB201(TabularBenchmark):
             return Protocol(dataset, "cifar10-valid/x-valid@12", "cifar10/ori-test@200", 12,
                             "proxy trained on the 25k train half of CIFAR-10 (cifar10-valid), scored on x-valid")
         return Protocol(dataset, f"{dataset}/x-valid@12", f"{dataset}/x-test@200", 12)
+
+    def trained_protocol(self, dataset: str) -> Protocol:
+        """Fully trained labels (predictors): 200-epoch validation accuracy, the 200-epoch test truth, the cost of
+        one full training."""
+        self.check_dataset(dataset)
+        if dataset == "cifar10":
+            return Protocol(dataset, "cifar10-valid/x-valid@200", "cifar10/ori-test@200", 200, "",
+                            cost="cifar10-valid/train-time-s@200")
+        return Protocol(dataset, f"{dataset}/ori-test@200", f"{dataset}/x-test@200", 200,
+                        f"no 200-epoch validation split is staged for {dataset}: training labels are "
+                        f"{dataset}/ori-test@200 of the training archs only; the ranking truth {dataset}/x-test@200 "
+                        f"is evaluated on the other archs", cost=f"{dataset}/train-time-s@200")
+
+    def free_baselines(self, dataset: str) -> dict[str, np.ndarray]:
+        """Parameter count, multiply-adds (of the cells, :func:`~nasharness.spaces.nb201.cell_madds`) and the
+        12-epoch validation accuracy, one value per row."""
+        if self._madds is None:
+            self._madds = np.array([space.cell_madds(a) for _, a in self.iter_archs()], dtype=np.float64)
+        proxy = self.protocol(dataset).proxy
+        return {"params": self.column(f"params/{dataset}"), "flops": self._madds, proxy: self.column(proxy)}
 
     def train_time_column(self, dataset: str) -> str:
         return f"{'cifar10-valid' if dataset == 'cifar10' else dataset}/train-time-s@200"
@@ -289,7 +310,7 @@ def load(data_dir: str | Path | None = None, *, force: bool = False) -> NB201:
         from .nb201_official import load_official, official_table_paths  # noqa: PLC0415
 
         if all(p.exists() for p in official_table_paths()):
-            return load_official()
+            return NB201(*load_official())
         from ..bundled import shipped_table  # noqa: PLC0415
 
         return NB201(*shipped_table("nb201", FORMAT_VERSION))

@@ -78,7 +78,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..io import (
-    _NoGlobalsUnpickler,
+    NoGlobalsUnpickler,
     atomic_write_json,
     load_results_pickle,
     read_checked_sidecar,
@@ -88,8 +88,6 @@ from ..io import (
 from ..paths import cache_dir
 from ..spaces import nb201 as space
 from .cache import read_table, write_table
-from .nb201 import DATASETS as PARAM_DATASETS
-from .nb201 import N_CLASSES
 
 FORMAT_VERSION = 1
 NAME = "nb201-official"
@@ -283,8 +281,8 @@ class _Builder:
             if cfg.get("arch_str", arch) != arch:
                 raise self._bad(f"has run {w} for arch {cfg.get('arch_str')!r} inside the record of {arch!r}")
             nc = cfg.get("class_num")
-            if nc is not None and int(nc) != N_CLASSES[ds]:
-                raise self._bad(f"has run {w} with {nc} classes; {ds} has {N_CLASSES[ds]}")
+            if nc is not None and int(nc) != space.N_CLASSES[ds]:
+                raise self._bad(f"has run {w} with {nc} classes; {ds} has {space.N_CLASSES[ds]}")
         for field, kind in _TRAIN_FIELDS:
             self._piece(run.get(field), field, kind, ds, seed, s, pieces, w, train=True)
         for field, kind in _EVAL_FIELDS:
@@ -412,8 +410,8 @@ class _Builder:
         head["unique_str"] = canon
         head["unique_id"] = np.array([first.setdefault(c, i) for i, c in zip(rows, canon, strict=True)], np.int64)
         head["connected"] = np.array([space.output_connected(a) for a in archs], bool)
-        for ds in PARAM_DATASETS:
-            head[f"params/{ds}"] = np.array([space.n_params(a, N_CLASSES[ds]) for a in archs], np.int64)
+        for ds in space.DATASETS:
+            head[f"params/{ds}"] = np.array([space.n_params(a, space.N_CLASSES[ds]) for a in archs], np.int64)
         for name, p, _k in counts:
             head[name] = n_seeds[p].astype(np.int64)
         return pd.concat([pd.DataFrame(head), pd.DataFrame(values, columns=names, copy=False)], axis=1)
@@ -752,7 +750,7 @@ def _pickle_source(path: Path) -> _PickleSource:
     if head[:1] == b"\x80" and head[2:14] == _LEGACY_MAGIC:
         bio = io.BytesIO(head)
         try:
-            u = _NoGlobalsUnpickler(bio)
+            u = NoGlobalsUnpickler(bio)
             magic, version, info = u.load(), u.load(), u.load()
         except Exception as exc:
             raise _bad(path, f"has a damaged torch header ({type(exc).__name__}: {exc})") from exc
@@ -763,7 +761,7 @@ def _pickle_source(path: Path) -> _PickleSource:
         def after(end: int) -> None:  # the legacy stream ends with the list of tensor storages: there must be none
             with _at(path, start + end) as f:
                 try:
-                    keys = _NoGlobalsUnpickler(f).load()
+                    keys = NoGlobalsUnpickler(f).load()
                 except Exception as exc:
                     raise _bad(path, f"is truncated after its data ({type(exc).__name__}: {exc})") from exc
             if keys != []:
@@ -936,9 +934,7 @@ def prepare_official(source: str | Path, base: pd.DataFrame | None = None,
 
 
 def load_official():
-    """The prepared official table as an :class:`~nasharness.tabular.nb201.NB201` benchmark."""
-    from .nb201 import NB201  # noqa: PLC0415
-
+    """The prepared official table and its sidecar (checked); :func:`nasharness.tabular.nb201.load` wraps them."""
     table_path, meta_path = official_table_paths()
     if not (table_path.is_file() and meta_path.is_file()):
         raise DataError(f"the official NB201 table is not prepared ({str(table_path)!r} is missing). Convert the "
@@ -951,4 +947,4 @@ def load_official():
         raise DataError(f"the cached official NB201 table has format {meta.get('format_version')!r}, this version "
                         f"reads {FORMAT_VERSION}. Run `nasharness bench prepare 201 --source PATH` again.")
     meta["cache"] = {"path": str(table_path), "hit": True}
-    return NB201(read_table(table_path, NAME), meta)
+    return read_table(table_path, NAME), meta

@@ -71,7 +71,7 @@ CASES = [
     ("--set without =", ["run", "-m", "fairnas", "-b", "201", "--set", "epochs"], "KEY=VALUE"),
     ("bad bn_mode", ["run", "-m", "spos", "-b", "201", "--set", "bn_mode=foo"], "bn_mode"),
     ("--set on random", ["run", "-m", "random", "-b", "201", "--set", "epochs=3"], "takes no --set"),
-    ("one-shot on cifar100", ["run", "-m", "fairnas", "-b", "201", "-d", "cifar100"], "only CIFAR-10 images"),
+    ("one-shot on cifar100", ["run", "-m", "fairnas", "-b", "201", "-d", "cifar100"], "only cifar10 images"),
     ("cuda without a GPU", ["run", "-m", "spos", "-b", "201", "--device", "cuda", *TINY], "CUDA is not available"),
     ("unknown device", ["run", "-m", "spos", "-b", "201", "--device", "tpu"], "device must be"),
     ("empty data dir", ["run", "-m", "random", "-b", "201", "--data-dir", "TMP/empty"], "does not exist"),

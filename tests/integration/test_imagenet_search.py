@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import nasharness as nh
-from nasharness.methods.oneshot_imagenet import CostTable, parse_madds
 from nasharness.search.nsga2 import non_dominated_sort
 from nasharness.spaces import mobilenet as ms
 from nasharness.supernet.mobilenet import MobileNetwork, count_madds, count_params
+from nasharness.weightsharing.mobile import CostTable, parse_madds
 
 pytestmark = pytest.mark.integration
 

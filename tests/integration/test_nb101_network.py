@@ -143,11 +143,11 @@ def test_default_nb101_eval_sets_are_the_committed_ones(bench, n):
     import json
     from pathlib import Path
 
-    from nasharness.methods.oneshot import NB101OneShot
     from nasharness.supernet.evaluate import EvalConfig
+    from nasharness.weightsharing.nb101 import NB101Adapter
 
     saved = json.loads((Path(__file__).parents[2] / "benchmarks" / "evalsets" / f"nb101-n{n}-seed0.json").read_text())
-    idx, subsets = NB101OneShot(bench).eval_indices(EvalConfig(n_archs=n))
+    idx, subsets = NB101Adapter(bench).eval_indices(EvalConfig(n_archs=n))
     assert sorted(bench.key_of(int(i)) for i in idx[subsets["cifar10/val@108"]]) == saved["hashes"]
     assert sorted(bench.key_of(int(i)) for i in idx[subsets["cifar10/test@108"]]) == saved["test_labeled_hashes"]
     assert len(saved["hashes"]) == n and len(saved["test_labeled_hashes"]) == 52

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nasharness import bundled, paths
+from nasharness import bundle_build, bundled, paths
+from nasharness.data.cifar import shipped_cifar10
 from nasharness.errors import CacheError, DataError
 
 
@@ -56,8 +57,8 @@ def test_cifar_subset_holds_the_data_roots_pixels(data_dir):
     from nasharness.data.cifar import load_cifar10
 
     full = load_cifar10(str(data_dir))
-    sub = bundled.shipped_cifar10()
-    index = bundled.ci_image_indices(full.train_y)
+    sub = shipped_cifar10()
+    index = bundle_build.ci_image_indices(full.train_y)
     np.testing.assert_array_equal(sub.train_y, full.train_y)
     np.testing.assert_array_equal(sub.test_y, full.test_y)
     np.testing.assert_array_equal(sub.train_x[index], full.train_x[index])  # lossless: identical pixels
@@ -111,4 +112,4 @@ def test_damaged_package_data_is_refused(tmp_path, monkeypatch):
         bundled.shipped_table("nb201", 2)
     (copy / "cifar10-ci.npz").unlink()
     with pytest.raises(DataError, match="missing.*incomplete"):
-        bundled.shipped_cifar10()
+        shipped_cifar10()

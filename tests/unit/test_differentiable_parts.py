@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from nasharness.methods.differentiable import _NB201, ArchConfig, Architect, zero_one_loss
+from nasharness.supernet.architect import ArchConfig, Architect, zero_one_loss
 from nasharness.supernet.nb201 import NB201Supernet, arch_to_path
 from nasharness.supernet.trainer import GPUBatches
+from nasharness.weightsharing.nb201 import NB201Adapter
 
 
 def _architect(activation, model=None, **cfg):
@@ -116,10 +117,10 @@ def test_nb201_score_is_the_sum_of_log_weights_and_the_argmax_cell_scores_highes
     w = torch.softmax(torch.tensor(rng.normal(size=(6, 5))), -1).numpy()
     best = nb201.format_arch([nb201.OPS[k] for k in w.argmax(1)])
     archs.append(best)
-    part = _NB201(_FakeBench(archs))
+    part = NB201Adapter(_FakeBench(archs))
     scores = part.scores([w], "softmax")
     one = archs[5]
     expected = sum(np.log(w[e, nb201.OPS.index(o)]) for e, o in enumerate(nb201.parse_arch(one)))
     assert scores[5] == pytest.approx(expected)
-    assert part.derive([w], None) == best and int(np.argmax(scores)) == len(archs) - 1
+    assert part.derive([w]) == best and int(np.argmax(scores)) == len(archs) - 1
     assert np.exp(scores).max() <= 1.0  # a log-probability under the learned distribution

@@ -26,6 +26,7 @@ from nasharness.io import sha256_file
 from nasharness.spaces import nb201 as space
 from nasharness.tabular import nb201_official as off
 from nasharness.tabular.cache import read_table
+from nasharness.tabular.nb201 import NB201
 
 ARCHS = [
     "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
@@ -411,7 +412,7 @@ def test_prepare_writes_an_atomic_cache_with_matching_sidecar(files, table, tmp_
     back = read_table(table_path, "nb201-official")
     assert meta["columns"] == list(back.columns)
     pd.testing.assert_frame_equal(back[list(table.columns)], table)
-    bench = off.load_official()
+    bench = NB201(*off.load_official())
     assert bench.size == 3 and bench.index_of(ARCHS[1]) == 1
 
     meta = off.prepare_official(files / "NATS-tss-v1_0-3ffb9-simple", allow_partial=True)
