@@ -167,7 +167,7 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
     method_name = METHODS.canonical(config.method)
     rank = _join_process_group(config, method)
     run_dir = _shared_run_dir(config, method_name, bench_name, dataset, rank)
-    search_seed, boot_seed = np.random.SeedSequence(config.seed).spawn(2)
+    search_seed, boot_seed, baseline_seed = np.random.SeedSequence(config.seed).spawn(3)
 
     t0 = time.perf_counter()
     say(f"searching with {method_name}")
@@ -192,7 +192,8 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
     mem.phase("evaluate")
     notes = [*pin_notes, *outcome.notes]
     if getattr(bench, "tabular", True):
-        scored = _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench_name, run_dir, notes)
+        scored = _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench_name, run_dir, notes,
+                                 baseline_seed)
     else:  # a space without a table: the method's own measurements are the truth
         scored = {"chosen": {"index": -1, "arch": outcome.chosen_arch}, "truth": dict(outcome.truth), "regret": {},
                   "ranking": {}, "rank_sets": {}, "best_in_table": None, "labeled": 0,
@@ -224,6 +225,7 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
         notes=notes, trajectory=outcome.trajectory, config=config.to_dict(),
         env=environment(images_sha256=outcome.params.get("images_sha256"), deterministic=config.deterministic),
         extra={**outcome.metrics, **scored.get("extra", {})}, artifacts=scored["artifacts"],
+        baselines=scored.get("baselines", {}),
     )
     if rank != 0:  # data-parallel worker: rank 0 writes and logs the (identical) result
         result.run_dir = str(run_dir.resolve())
@@ -231,7 +233,8 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
     return write_and_log(result, config, run_dir)
 
 
-def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench_name, run_dir, notes) -> dict:
+def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench_name, run_dir, notes,
+                    baseline_seed=None) -> dict:
     """Truth, regret and ranking metrics of a search on a tabular benchmark, plus its plots."""
     chosen = outcome.chosen
     report = outcome.report or [proto.final, proto.proxy]
@@ -253,6 +256,10 @@ def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench
     if degenerate:  # a diverged run must not finish looking like a normal result
         notes.append(degenerate)
         extra["ranking/degenerate"] = 1.0
+    from .metrics.baselines import free_baseline_report  # noqa: PLC0415
+
+    free = bench.free_baselines(proto.dataset) if hasattr(bench, "free_baselines") else {}
+    baselines: dict = {}
     for t in outcome.rank_truths or [proto.final]:
         truth = bench.column(t)[outcome.scored]
         keep = np.isfinite(truth) & outcome.rank_subsets.get(t, True)
@@ -260,6 +267,11 @@ def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench
         ranks = ranking_report(np.asarray(outcome.scores)[keep], truth[keep], ks=config.top_k,
                                rng=np.random.default_rng(boot_seed), n_boot=config.n_boot)
         ranking.update({f"rank/{t}/{k}": r.to_dict() for k, r in ranks.items()})
+        if free:
+            idx = outcome.scored[keep]
+            baselines[t] = free_baseline_report(np.asarray(outcome.scores, float)[keep], truth[keep],
+                                                {name: col[idx] for name, col in free.items()},
+                                                rng=np.random.default_rng(baseline_seed), n_boot=config.n_boot)
     artifacts = list(outcome.artifacts)
     try:
         from .report.plots import ranking_scatter  # noqa: PLC0415
@@ -287,7 +299,7 @@ def _score_on_table(bench, proto, outcome, config, boot_seed, method_name, bench
                      f"{bench.space_size:,}")
     return {"chosen": {"index": chosen, "arch": bench.key_of(chosen)}, "truth": truth_metrics, "regret": regret,
             "ranking": ranking, "rank_sets": rank_sets, "best_in_table": best_in_table.get(proto.final),
-            "labeled": int(labeled.sum()), "artifacts": artifacts, "extra": extra}
+            "labeled": int(labeled.sum()), "artifacts": artifacts, "extra": extra, "baselines": baselines}
 
 
 def _join_process_group(config: RunConfig, method) -> int:
