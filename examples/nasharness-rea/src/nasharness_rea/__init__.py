@@ -1,0 +1,1 @@
+"""An example of a nasharness plugin package (see docs/plugins.md)."""
