@@ -180,7 +180,9 @@ def compare_dirs(paths: list[str | Path]) -> pd.DataFrame | None:
 
 
 def _digits(col: str) -> int:
-    return 3 if col in ("kendall_tau", "spearman", "precision@10") else 2 if col in ("regret", "chosen_acc") \
+    if col in ("kendall_tau", "spearman", "precision@10", "best_free_kt", "margin_kt"):
+        return 3
+    return 2 if col in ("regret", "chosen_acc") \
         else 1 if col.endswith("wall_s") else 0
 
 

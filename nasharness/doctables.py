@@ -326,6 +326,48 @@ def _predictor_ratios(rows: list[Row]) -> str:
     return caption(lead) + markdown_table(cols, table)
 
 
+def _zc_study(rows: list[Row]) -> str:
+    """One row per proxy on each truth: ours (Kendall tau with its CI, Spearman), the free baselines' best and the
+    margin, and the published numbers on the closest truth."""
+    _require(rows, ("proxy", "truth", "n", "kendall_tau", "kendall_tau_ci", "spearman", "best_free",
+                    "best_free_kendall_tau", "margin_kendall_tau", "verdict", "network", "batch_size"),
+             "results/zc_201_paper_n1000.csv")
+
+    def pub(r, key):
+        return fixed(r.get(key, ""), 3) if r.get(key, "") else DASH
+    cols = [Column("proxy", lambda r: code(r["proxy"]), right=False),
+            Column("truth", lambda r: code(r["truth"]), right=False),
+            Column("Kendall tau [95% CI]", lambda r: f"{fixed(r['kendall_tau'], 3)} {r['kendall_tau_ci']}"),
+            Column("Spearman", lambda r: fixed(r["spearman"], 3)),
+            Column("margin over best free", lambda r: f"{fixed(r['margin_kendall_tau'], 3)} "
+                                                       f"({text(r['verdict'])})"),
+            Column("Suite-Zero Spearman", lambda r: pub(r, "nbsz_spearman")),
+            Column("Abdelfattah abs Spearman", lambda r: pub(r, "abdelfattah_abs_spearman")),
+            Column("NASWOT paper KT", lambda r: pub(r, "naswot_kendall_tau"))]
+    shape = ", ".join(dict.fromkeys(r["network"] for r in rows))
+    free = ", ".join(dict.fromkeys(f"{r['best_free']} {fixed(r['best_free_kendall_tau'], 3)} vs `{r['truth']}`"
+                                   for r in rows if r["best_free"]))
+    lead = (f"From `results/zc_201_paper_n1000.csv` (`{rows[0].get('command', '')}`): {count(rows[0]['n'])} "
+            f"architectures of `benchmarks/evalsets/nb201-n1000-seed0.json`, {shape}, batch {rows[0]['batch_size']}; "
+            f"best free baseline on the same architectures: {free}. Published numbers on the closest truth "
+            f"(`results/zc_published.csv`):")
+    return caption(lead) + markdown_table(cols, rows)
+
+
+def _perf_zc(rows: list[Row]) -> str:
+    _require(rows, ("proxy", "archs_per_s_shared", "archs_per_s_reference", "ratio", "identical", "n_archs",
+                    "batch_size", "network", "threads"), "results/perf_zc.csv")
+    cols = [Column("proxies", lambda r: code(r["proxy"]), right=False),
+            Column("archs/s, shared", lambda r: sig(r["archs_per_s_shared"], 3)),
+            Column("archs/s, one network per proxy", lambda r: sig(r["archs_per_s_reference"], 3)),
+            Column("speedup", lambda r: ratio(r["ratio"])),
+            Column("identical numbers", lambda r: text(r["identical"]), right=False)]
+    r0 = rows[0]
+    lead = (f"From `results/perf_zc.csv` (`benchmarks/perf_zc.py`: {count(r0['n_archs'])} random {r0['network']} "
+            f"networks, batch {r0['batch_size']}, {r0['threads']} thread(s); {_environment(rows)}):")
+    return caption(lead) + markdown_table(cols, rows)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The registry of blocks
 
@@ -364,6 +406,9 @@ BLOCKS: dict[str, Block] = {
         method=("renas", "predictor-mse", "random"), bench=("201", "101"),
         dataset=("cifar10", "cifar100", "ImageNet16-120")),
         "renas, predictor-mse and the random baseline on every CIFAR / ImageNet16-120 benchmark"),
+    "zc-nb201": Block("results/zc_201_paper_n1000.csv", _zc_study,
+                      "the zero-cost proxies on 1,000 NB201 cells at NB201's network, with the published numbers"),
+    "perf-zc": Block("results/perf_zc.csv", _perf_zc, "benchmarks/perf_zc.py"),
     "perf-tabular": Block("results/perf_tabular.csv", _perf_tabular, "benchmarks/perf_tabular.py"),
     "perf-supernet": Block("results/perf_supernet.csv", _perf_supernet, "benchmarks/perf_supernet.py"),
     "perf-predictor": Block("results/perf_predictor.csv", _perf_predictor, "benchmarks/perf_predictor.py"),

@@ -11,7 +11,11 @@ METHODS: Registry = Registry("method", {
     "random": f"{_M}.random:RandomSearch", "spos": f"{_M}.spos:SPOS", "fairnas": f"{_M}.fairnas:FairNAS",
     "scarlet": f"{_M}.scarlet:SCARLET", "darts": f"{_M}.darts:DARTS", "fairdarts": f"{_M}.fairdarts:FairDARTS",
     "renas": f"{_M}.renas:ReNAS", "predictor-mse": f"{_M}.predictor_mse:PredictorMSE",
-},
+    # zero-cost proxies at initialization
+    **{name: f"{_M}.zerocost:{cls}" for name, cls in (
+        ("synflow", "Synflow"), ("snip", "Snip"), ("grad_norm", "GradNorm"), ("grasp", "Grasp"), ("fisher", "Fisher"),
+        ("jacov", "Jacov"), ("naswot", "Naswot"), ("zen", "Zen"), ("l2_norm", "L2Norm"), ("params", "Params"),
+        ("flops", "Flops"), ("zc-vote", "ZcVote"))},
 }, group="nasharness.methods")
 
 _B = "nasharness.benchmarks_builtin"

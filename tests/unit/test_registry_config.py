@@ -34,7 +34,9 @@ def test_registry_stores_factories_lazily_and_rejects_duplicates():
 
 
 def test_builtin_plugins():
-    assert list_methods() == ["darts", "fairdarts", "fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
+    assert list_methods() == ["darts", "fairdarts", "fairnas", "fisher", "flops", "grad_norm", "grasp", "jacov",
+                              "l2_norm", "naswot", "params", "predictor-mse", "random", "renas", "scarlet", "snip",
+                              "spos", "synflow", "zc-vote", "zen"]
     assert list_benchmarks() == ["101", "201", "darts", "fairnas-imagenet", "scarlet-imagenet"]
     assert list_spaces() == ["darts", "fairnas-imagenet", "nb101", "nb201", "scarlet-imagenet"]
     assert get_space("scarlet-imagenet").choices_per_layer()[1] == 13
