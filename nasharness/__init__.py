@@ -16,6 +16,7 @@ _EXPORTS = {
     "bench_info": "api",
     "bench_prepare": "api",
     "run": "api",
+    "train_arch": "api",
     "get_benchmark": "plugins",
     "get_method": "plugins",
     "get_space": "plugins",

@@ -82,7 +82,9 @@ def test_bench_and_methods_commands():
     assert "1,342 of 423,624 architectures present" in info and "cifar10/test@108" in info
     assert "15,625 of 15,625" in invoke("bench", "info", "201").output
     listed = [row["method"] for row in json.loads(invoke("methods", "list", "--format", "json").output)]
-    assert listed == ["darts", "fairdarts", "fairnas", "predictor-mse", "random", "renas", "scarlet", "spos"]
+    assert listed == ["darts", "fairdarts", "fairnas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm",
+                      "naswot", "params", "predictor-mse", "random", "renas", "scarlet", "snip", "spos", "synflow",
+                      "zc-vote", "zen"]
     assert invoke("bench", "prepare", "201").exit_code == 0
 
 
@@ -90,7 +92,7 @@ def test_bench_and_methods_commands():
     ("args", "message"),
     [
         (["run", "-m", "fairnass", "-b", "201"],
-         "unknown method 'fairnass'; valid: darts, fairdarts, fairnas, predictor-mse, random, renas, scarlet, spos"),
+         "unknown method 'fairnass'; valid: darts, fairdarts, fairnas, fisher, flops, grad_norm, grasp, jacov"),
         (["run", "-m", "random", "-b", "301"],
          "unknown benchmark '301'; valid: 101, 201, darts, fairnas-imagenet, scarlet-imagenet"),
         (["run", "-m", "random", "-b", "201", "-d", "cifar1000"], "valid: ImageNet16-120, cifar10, cifar100"),
