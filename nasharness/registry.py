@@ -71,6 +71,9 @@ class Registry(Generic[T]):
         #: ``module:Object`` of a factory taking a file path: names ending ``.yaml``/``.yml``/``.json`` are files
         #: declaring a plugin (a user's own tabular benchmark).
         self._files = files
+        #: ``module:Class`` references and schema files resolved so far (not listed among the names: they are
+        #: accepted, not registered).
+        self._resolved: dict[str, Callable[..., T]] = {}
 
     def _load(self) -> None:
         """Import every built-in plugin now (they are otherwise imported one by one, when asked for)."""
@@ -112,17 +115,17 @@ class Registry(Generic[T]):
         """Forget the entry points read so far (after installing a plugin package in the same process)."""
         self._entry_points = None
 
-    def _adopt(self, name: str, factory: Callable[..., T]) -> str:
+    def _adopt(self, name: str, factory: Callable[..., T], listed: bool = True) -> str:
         if not callable(factory):
             raise UserError(f"{self.kind} {brief(name)} names {type(factory).__name__} object {factory!r}, which is "
                             f"not a class or function; point it at the plugin's class.")
-        self._factories[name] = factory
+        (self._factories if listed else self._resolved)[name] = factory
         return name
 
     def canonical(self, name: str) -> str:
         key = str(name).strip()
         key = self._aliases.get(key, key)
-        if key in self._factories:
+        if key in self._factories or (key in self._resolved and not self._is_file(key)):
             return key
         if key in self._builtin:
             return self._resolve_builtin(key)
@@ -136,16 +139,20 @@ class Registry(Generic[T]):
                                 f"reinstall that package.") from exc
             return self._adopt(key, factory)
         if is_reference(key):
-            return self._adopt(key, import_reference(key, self.kind))
-        if self._files and key.lower().endswith((".yaml", ".yml", ".json")):
-            return self._adopt(key, import_reference(self._files, self.kind)(key))
+            return self._adopt(key, import_reference(key, self.kind), listed=False)
+        if self._is_file(key):  # read again at every lookup: an edited schema is never served stale
+            return self._adopt(key, import_reference(self._files, self.kind)(key), listed=False)
         raise unknown_name(self.kind, name, self.names(),
                            "An outside plugin is named as package.module:Class, or installed under the entry-point "
                            f"group {self.group!r}" + (", or declared in a .yaml schema file." if self._files else ".")
                            if self.group else "")
 
+    def _is_file(self, key: str) -> bool:
+        return bool(self._files) and key.lower().endswith((".yaml", ".yml", ".json"))
+
     def factory(self, name: str) -> Callable[..., T]:
-        return self._factories[self.canonical(name)]
+        key = self.canonical(name)
+        return self._factories[key] if key in self._factories else self._resolved[key]
 
     def get(self, name: str, *args, **kwargs) -> T:
         """Build the plugin ``name`` by calling its factory with the given arguments."""
