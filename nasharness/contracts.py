@@ -237,6 +237,16 @@ def adapter_class(bench) -> type:
     return import_reference(ref, "weight-sharing adapter")
 
 
+def adapter_budget(budgets: dict, kind: str, bench, budget: str):
+    """``budgets[budget]`` of an adapter's ``<kind>_budgets``, or a user error naming the budgets it has."""
+    from .errors import UserError  # noqa: PLC0415
+
+    if budget not in budgets:
+        raise UserError(f"benchmark {bench.name!r} has no {kind} budget {budget!r}; it has "
+                        f"{', '.join(budgets) or 'none'}.")
+    return budgets[budget]
+
+
 def adapter_of(bench) -> Any:
     """The benchmark's :class:`WeightSharing` adapter, built for the loaded benchmark."""
     return adapter_class(bench)(bench)

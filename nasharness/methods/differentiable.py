@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 from ..config import Budget, apply_overrides
-from ..contracts import SearchContext, SearchOutcome, adapter_class, adapter_of
+from ..contracts import SearchContext, SearchOutcome, adapter_budget, adapter_class, adapter_of
 from ..errors import ConfigError, UserError
 from ..io import atomic_write_json
 from ..supernet.architect import ArchConfig, Architect, WeightsSampler, zero_one_loss  # noqa: F401 (re-exported)
@@ -68,10 +68,7 @@ class DifferentiableMethod:
         cls = adapter_class(bench)
         key = getattr(bench, "weight_sharing", None)
         if key not in self._configs:
-            if self.config.budget not in cls.differentiable_budgets:
-                raise UserError(f"benchmark {bench.name!r} has no differentiable budget {self.config.budget!r}; it has "
-                                f"{', '.join(cls.differentiable_budgets) or 'none'}.")
-            base_s, base_a = cls.differentiable_budgets[self.config.budget]
+            base_s, base_a = adapter_budget(cls.differentiable_budgets, "differentiable", bench, self.config.budget)
             base_a = dataclasses.replace(base_a, zero_one_weight=self.zero_one_weight)
             if self.activation == "sigmoid" and self.config.budget == "paper":  # the seed's search command
                 base_s = dataclasses.replace(base_s, lr=0.005, batch_size=128)

@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 
 from ..config import Budget, apply_overrides, derived_budget
-from ..contracts import SearchContext, SearchOutcome, adapter_class, adapter_of
+from ..contracts import SearchContext, SearchOutcome, adapter_budget, adapter_class, adapter_of
 from ..errors import ConfigError, UserError
 from ..io import atomic_write_json
 from ..tabular.base import Protocol
@@ -50,14 +50,11 @@ class OneShotMethod:
         cls = adapter_class(bench)
         key = getattr(bench, "weight_sharing", None)
         if key not in self._configs:
-            if self.config.budget not in cls.one_shot_budgets:
-                raise UserError(f"benchmark {bench.name!r} has no one-shot budget {self.config.budget!r}; it has "
-                                f"{', '.join(cls.one_shot_budgets) or 'none'}.")
+            base = adapter_budget(cls.one_shot_budgets, "one-shot", bench, self.config.budget)
             if hasattr(cls, "configure"):
                 self._configs[key] = cls.configure(self.config.overrides, self.config.budget)
             else:
-                self._configs[key] = apply_overrides(list(cls.one_shot_budgets[self.config.budget]),
-                                                     dict(self.config.overrides), "one-shot")
+                self._configs[key] = apply_overrides(list(base), dict(self.config.overrides), "one-shot")
         return self._configs[key]
 
     def budget(self, bench, dataset: str) -> Budget:

@@ -45,6 +45,17 @@ _KEYS = {"name", "table", "key", "rename", "datasets", "params", "flops", "featu
 _DATASET_KEYS = {"truth", "proxy", "proxy_epochs", "cost", "cost_epochs", "labels"}
 
 
+def schema_offers(schema: dict) -> frozenset[str]:
+    """What a schema's benchmark offers: ``table``; ``trained-labels`` with any ``labels:``; ``encoding`` with
+    ``features:``."""
+    offered = {"table"}
+    if any("labels" in d for d in schema["datasets"].values()):
+        offered.add("trained-labels")
+    if schema.get("features"):
+        offered.add("encoding")
+    return frozenset(offered)
+
+
 def is_schema_path(name: object) -> bool:
     """Whether a benchmark name is a schema file (``.yaml`` / ``.yml`` / ``.json``)."""
     return isinstance(name, str) and name.strip().lower().endswith((".yaml", ".yml", ".json"))
@@ -64,12 +75,7 @@ class UserTable(TabularBenchmark):
         self.key_column = str(schema["key"])
         self.datasets = tuple(schema["datasets"])
         self.space_size = int(schema.get("space_size") or len(table))
-        declared = {"table"}
-        if any("labels" in d for d in schema["datasets"].values()):
-            declared.add("trained-labels")
-        if schema.get("features"):
-            declared.add("encoding")
-        self.offers = frozenset(declared)
+        self.offers = schema_offers(schema)
         super().__init__(table, {"name": self.name, "schema": where, **schema.get("_meta", {})})
         self._check_columns()
 
@@ -225,12 +231,7 @@ class SchemaEntry:
         self.path = path
         self.name = str(schema["name"])
         self.datasets = tuple(schema["datasets"])
-        offered = {"table"}
-        if any("labels" in d for d in schema["datasets"].values()):
-            offered.add("trained-labels")
-        if schema.get("features"):
-            offered.add("encoding")
-        self.offers = frozenset(offered)
+        self.offers = schema_offers(schema)
         self.space, self.weight_sharing, self.search_seconds, self.images = "none", None, {}, None
         self.space_size = int(schema.get("space_size") or 0)
 
