@@ -135,7 +135,7 @@ class PredictorMethod:
             raise UserError(f"zc_features needs a benchmark that builds standalone networks (offers 'network'); "
                             f"{ctx.bench.name!r} does not. Drop --set zc_features.")
         zc = ZeroCostMethod(dataclasses.replace(self.config, overrides={}, max_archs=None, max_sim_seconds=None))
-        values, info = zc._proxy_table(ctx, adapter_of(ctx.bench), universe, PROXIES)
+        values, info = zc.proxy_table(ctx, adapter_of(ctx.bench), universe, PROXIES)
         planes = np.zeros((x.shape[0], len(self.zc_features), *x.shape[2:]), dtype=np.float32)
         for k, name in enumerate(self.zc_features):
             v = values[name]

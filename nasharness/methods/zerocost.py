@@ -126,7 +126,7 @@ class ZeroCostMethod:
         archs = adapter.zero_cost_set(self.n_archs(bench), self.budget_config.eval_seed)
         if ctx.budget.max_archs is not None:
             archs = archs[:ctx.budget.max_archs]
-        values, info = self._proxy_table(ctx, adapter, archs, PROXIES)
+        values, info = self.proxy_table(ctx, adapter, archs, PROXIES)
         if self.proxy == "vote":
             from ..zc import VOTE_PROXIES, vote  # noqa: PLC0415
 
@@ -185,7 +185,7 @@ class ZeroCostMethod:
         x, y = batches.plain(torch.arange(n))
         return (x, y.long()), images_sha256(data.train_x[idx], data.train_y[idx]), data.source
 
-    def _proxy_table(self, ctx, adapter, archs: np.ndarray, names) -> tuple[dict, dict]:
+    def proxy_table(self, ctx, adapter, archs: np.ndarray, names) -> tuple[dict, dict]:
         """Every proxy of every architecture in ``archs``: from the cache where present, the rest computed (all
         proxies of an architecture together) and checkpointed as they go."""
         import torch  # noqa: PLC0415

@@ -39,7 +39,7 @@ def test_zc_features_add_one_standardized_channel_per_proxy(tmp_path, monkeypatc
                 {"wall_s": 0.0, "compute_wall_s": 1.0, "cached": 0, "images_sha256": "x", "images": "x",
                  "key": "fake"})
 
-    monkeypatch.setattr(zerocost.ZeroCostMethod, "_proxy_table", fake_table)
+    monkeypatch.setattr(zerocost.ZeroCostMethod, "proxy_table", fake_table)
     seen = {}
     from nasharness.predictors import model
 
