@@ -99,7 +99,11 @@ def test_runs_and_ranking_metrics_appear_in_the_mlflow_ui(mlflow_server, tmp_pat
     quoted = ",".join(f'"{i}"' for i in ids)
     compare = _browser_text(chromium, f"{mlflow_server}/#/compare-runs?runs=[{quoted}]&experiments="
                                       f"[\"{exp['experiment_id']}\"]", tmp_path, "compare.png")
-    assert "rank/cifar10/ori-test_at_200/kendall_tau" in compare  # the metric table is virtualized: first rows only
+    # The compare view's metric table is virtualized: it renders its first ~17 rows whatever the window height, and
+    # they sort chosen/, cost/, free/ before rank/. The free baselines' Kendall tau is among them; rank/ is checked
+    # on each run's own page below.
+    for key in ("chosen/cifar10/ori-test_at_200", "free/cifar10/ori-test_at_200/best/kendall_tau"):
+        assert key in compare, compare[-3000:]
     assert all(f"random-{r.bench}-cifar10-s0" in compare for r in results)
     # each run's own page lists its ranking metrics
     for r, shot in zip(results, ("run201.png", "run101.png"), strict=True):
