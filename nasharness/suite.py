@@ -12,6 +12,8 @@ A suite file::
       "101": [cifar10]
     overrides:                     # optional, per method: --set key=value pairs
       spos: {epochs: 20}
+    exclude:                       # optional, per benchmark: methods (or kind:<kind>) not to pair with it
+      darts: [kind:zero-cost]
     experiment: nasharness-ci      # optional MLflow experiment (default nasharness-<suite>)
     device: auto                   # optional
     bootstrap: 200                 # optional bootstrap resamples
@@ -46,9 +48,8 @@ from .config import BUDGET_NAMES, RunConfig
 from .errors import ConfigError, StorageError, UserError
 from .io import atomic_write_json
 
-SUITE_KEYS = ("suite", "description", "budget", "seeds", "methods", "benchmarks", "overrides", "experiment", "device",
-              "deterministic",
-              "bootstrap")
+SUITE_KEYS = ("suite", "description", "budget", "seeds", "methods", "benchmarks", "overrides", "exclude", "experiment",
+              "device", "deterministic", "bootstrap")
 #: A suite name is a directory under ``--out-dir`` and an MLflow tag: letters, digits, ``.``, ``_``, ``-``, starting
 #: with a letter or digit (so never ``.``, ``..`` or a hidden name), at most 100 characters.
 SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -78,6 +79,8 @@ class SuiteConfig:
     methods: tuple[str, ...] = ()  # empty: every registered method
     benchmarks: dict = field(default_factory=lambda: {"201": ("cifar10",)})
     overrides: dict = field(default_factory=dict)
+    #: benchmark -> method names or ``kind:<kind>`` entries the suite does not pair with it (listed as skipped).
+    exclude: dict = field(default_factory=dict)
     experiment: str | None = None
     device: str = "auto"
     bootstrap: int = 200
@@ -102,6 +105,10 @@ class SuiteConfig:
         if not isinstance(self.benchmarks, dict) or not self.benchmarks:
             raise ConfigError(f"{where}: 'benchmarks' must map benchmark names to dataset lists, e.g. "
                               f"{{'201': [cifar10]}}; got {self.benchmarks!r}.")
+        if not isinstance(self.exclude, dict) or any(not isinstance(v, list | tuple) or not all(
+                isinstance(m, str) for m in v) for v in self.exclude.values()):
+            raise ConfigError(f"{where}: 'exclude' must map benchmark names to lists of method names or "
+                              f"kind:<kind> entries, e.g. {{darts: [kind:zero-cost]}}; got {self.exclude!r}.")
         if not isinstance(self.overrides, dict) or any(not isinstance(v, dict) for v in self.overrides.values()):
             raise ConfigError(f"{where}: 'overrides' must map method names to {{key: value}} tables, got "
                               f"{self.overrides!r}.")
@@ -140,12 +147,16 @@ class SuiteConfig:
                                   f"remove them or add it to 'methods'.")
         from .contracts import missing_capabilities  # noqa: PLC0415
 
+        excluded = self._excluded(methods)
         cells, skipped = [], []
         for m in methods:
             method_cls = METHODS.factory(m)
             for b, datasets in self.benchmarks.items():
                 bench = BENCHMARKS.canonical(str(b))
                 entry = BENCHMARKS.factory(bench)
+                if m in excluded.get(bench, ()):
+                    skipped.append(f"{m} x {bench} (excluded by the suite)")
+                    continue
                 valid = getattr(entry, "datasets", ())
                 for d in datasets if isinstance(datasets, list | tuple) else [datasets]:
                     if valid and d not in valid:
@@ -165,6 +176,30 @@ class SuiteConfig:
         if not cells:
             raise ConfigError(f"suite {self.suite!r} has no runnable cell (skipped: {'; '.join(skipped)}).")
         return cells, skipped
+
+    def _excluded(self, methods: list[str]) -> dict[str, set[str]]:
+        """``exclude`` resolved: benchmark -> the suite's method names it is not paired with. Every benchmark must be
+        one the suite runs, every entry a registered method or a kind some method has."""
+        from .plugins import BENCHMARKS, METHODS  # noqa: PLC0415
+
+        benches = {BENCHMARKS.canonical(str(b)) for b in self.benchmarks}
+        kinds = {m: getattr(METHODS.factory(m), "kind", "") for m in METHODS.names()}
+        out: dict[str, set[str]] = {}
+        for b, entries in self.exclude.items():
+            bench = BENCHMARKS.canonical(str(b))
+            if bench not in benches:
+                raise ConfigError(f"suite {self.suite!r}: 'exclude' names benchmark {b!r}, which the suite does not "
+                                  f"run ({', '.join(map(str, self.benchmarks))}); remove it.")
+            for e in entries:
+                if e.startswith("kind:"):
+                    kind = e[len("kind:"):]
+                    if kind not in kinds.values():
+                        raise ConfigError(f"suite {self.suite!r}: 'exclude' names {e!r}, but no method is of kind "
+                                          f"{kind!r}; kinds: {', '.join(sorted(set(kinds.values())))}.")
+                    out.setdefault(bench, set()).update(m for m in methods if kinds.get(m) == kind)
+                else:
+                    out.setdefault(bench, set()).add(METHODS.canonical(e))
+        return out
 
     def run_config(self, cell: Cell, *, out_dir: Path, tracking: bool, tracking_uri: str | None,
                    data_dir: str | None, tags: dict) -> RunConfig:
@@ -233,7 +268,8 @@ def load_suite(path: str | Path) -> SuiteConfig:
     config = SuiteConfig(suite=str(raw["suite"]), budget=raw.get("budget", "ci"),
                          seeds=tuple(seeds) if isinstance(seeds, list) else (seeds,),
                          methods=tuple(str(m) for m in methods), benchmarks=benches,
-                         overrides=raw.get("overrides") or {}, experiment=raw.get("experiment"),
+                         overrides=raw.get("overrides") or {}, exclude=raw.get("exclude") or {},
+                         experiment=raw.get("experiment"),
                          device=str(raw.get("device", "auto")), bootstrap=raw.get("bootstrap", 200),
                          deterministic=raw.get("deterministic", False),
                          description=str(raw.get("description", "")), path=str(path))

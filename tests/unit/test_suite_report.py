@@ -25,7 +25,10 @@ def test_every_suite_file_loads_and_validates(path):
         assert {c.method for c in cells} == set(METHODS.names())  # every registered method runs somewhere
     for c in cells:
         assert c.bench in supported_benchmarks(METHODS.factory(c.method))
-    assert all("only cifar10 images here" in s or "does not offer" in s for s in skipped)
+    assert all("only cifar10 images here" in s or "does not offer" in s or "excluded by the suite" in s
+               for s in skipped)
+    excluded = {s.split(" x ")[0] for s in skipped if "excluded by the suite" in s}
+    assert all(METHODS.factory(m).kind == "zero-cost" for m in excluded), excluded  # ci.yaml: darts: [kind:zero-cost]
 
 
 def test_ci_suite_covers_both_benchmarks_with_two_seeds():
