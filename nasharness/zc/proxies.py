@@ -279,6 +279,21 @@ class _Recorder(TorchFunctionMode):
         return out
 
 
+class _TwiceDifferentiable(TorchFunctionMode):
+    """Runs ``hardsigmoid`` / ``hardswish`` (SE blocks, h-swish: the SCARLET space) as the clamps they are, which
+    autograd can differentiate twice (GraSP's Hessian-vector product; torch has no double backward for them). The
+    same arithmetic as torch's kernels ((x + 3) clamped to [0, 6], times x for h-swish, divided by 6); in every
+    data-proxy forward, so a proxy's value does not depend on which others are computed with it."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.hardsigmoid or func is F.hardswish:
+            x = args[0] if args else kwargs["input"]
+            gate = torch.clamp(x + 3.0, 0.0, 6.0)
+            return gate / 6.0 if func is F.hardsigmoid else x * gate / 6.0
+        return func(*args, **kwargs)
+
+
 class _NaswotAccumulator:
     def __init__(self, n: int):
         self.n = n
@@ -365,6 +380,7 @@ def _pass_a(model: nn.Module, x, y, cfg: ZCConfig, want: set[str], seed_device, 
         with contextlib.ExitStack() as stack:
             stack.enter_context(torch.set_grad_enabled(loss_grad or jac))
             stack.enter_context(_seeded(cfg.init_seed, seed_device))
+            stack.enter_context(_TwiceDifferentiable())
             if acc is not None:
                 stack.enter_context(_Recorder(on_relu=acc))
             out = _logits(model(xin))
@@ -416,7 +432,7 @@ def _grasp(model: nn.Module, x, y, cfg: ZCConfig, grads: list, seed_device) -> f
     """GraSP's second pass as zero-cost-nas runs it: a new forward, dL/dW with its graph, then Hg."""
     _set_mode(model, cfg.bn_mode)
     weights = _weights(model)
-    with _seeded(cfg.init_seed, seed_device):
+    with _seeded(cfg.init_seed, seed_device), _TwiceDifferentiable():
         out = _logits(model(x))
     loss = _loss(out, y, cfg)
     gf = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)

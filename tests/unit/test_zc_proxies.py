@@ -385,8 +385,51 @@ def nb201_tiny():
                         channels=4, cells_per_stage=1)
 
 
+def se_hswish_tiny():
+    """Conv, h-swish and a squeeze-excite gate (hardsigmoid): the SCARLET space's activations, whose second
+    derivative torch does not implement (GraSP needs it)."""
+    torch.manual_seed(0)
+    conv, fc = nn.Conv2d(3, 6, 3, padding=1), nn.Linear(6, 10)
+    se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(6, 6, 1), nn.Hardsigmoid())
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn, self.act, self.se, self.fc = conv, nn.BatchNorm2d(6), nn.Hardswish(), se, fc
+
+        def forward(self, x):
+            h = self.act(self.bn(self.conv(x)))
+            return self.fc(torch.relu(h * self.se(h)).mean((2, 3)))  # (a ReLU for NASWOT's codes)
+
+    return Net()
+
+
+def test_grasp_through_hardswish_and_hardsigmoid():
+    from nasharness.zc.proxies import _TwiceDifferentiable
+
+    z = torch.randn(100_000, generator=torch.Generator().manual_seed(0)) * 4
+    with _TwiceDifferentiable():
+        clamps = F.hardsigmoid(z), F.hardswish(z), nn.Hardswish()(z)
+    assert torch.equal(clamps[0], F.hardsigmoid(z)) and torch.equal(clamps[1], F.hardswish(z))  # bit-identical
+    assert torch.equal(clamps[2], F.hardswish(z))
+    x, y = data(8, (3, 8, 8), classes=10)
+    with pytest.raises(RuntimeError, match="hardsigmoid_backward"):  # what the clamps in the proxies' forwards avoid
+        net = se_hswish_tiny()
+        g = torch.autograd.grad(F.cross_entropy(net(x), y), list(net.parameters()), create_graph=True)
+        torch.autograd.grad(sum((a * a).sum() for a in g), list(net.parameters()))
+    got = zc.compute(se_hswish_tiny, ["grasp", "snip"], (x, y), zc.ZCConfig(batch_size=8))
+    assert math.isfinite(got["grasp"]) and got["grasp"] != 0.0
+    net = se_hswish_tiny()  # the same forward as torch's kernels: snip equals the plain computation
+    loss = F.cross_entropy(net.train()(x), y)
+    weights = [m.weight for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    expect = math.fsum(float((w.detach() * g).abs().sum(dtype=torch.float64))
+                       for w, g in zip(weights, torch.autograd.grad(loss, weights), strict=True))
+    assert got["snip"] == pytest.approx(expect, rel=1e-6)
+
+
 @pytest.mark.parametrize("factory, cfg", [
     (nb201_tiny, zc.ZCConfig(batch_size=8)),
+    (se_hswish_tiny, zc.ZCConfig(batch_size=8)),
     (lambda: ConvNet(aux=True), zc.ZCConfig(batch_size=4, n_batches=2, init="kaiming", synflow_bn="eval")),
     (ConvNet, zc.ZCConfig(batch_size=4, bn_mode="eval", init_seed=5, fisher_modules=("ReLU", "Linear"))),
 ])
