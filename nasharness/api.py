@@ -221,7 +221,7 @@ def _run(config, method_cls, bench_name, mem, progress, status, pin_notes) -> Ru
                   "best_in_table": scored["best_in_table"], "labeled_archs": scored["labeled"],
                   "space_size": bench.space_size, **outcome.params},
         chosen=scored["chosen"], truth=scored["truth"], regret=scored["regret"], ranking=scored["ranking"],
-        costs=costs, n_evaluated=int(len(outcome.scored)),
+        costs=costs, n_evaluated=int(outcome.metrics.get("search/n_evaluations", len(outcome.scored))),
         notes=notes, trajectory=outcome.trajectory, config=config.to_dict(),
         env=environment(images_sha256=outcome.params.get("images_sha256"), deterministic=config.deterministic),
         extra={**outcome.metrics, **scored.get("extra", {})}, artifacts=scored["artifacts"],

@@ -133,13 +133,14 @@ DARTS = Entry(
     "darts", lambda data_dir=None, **kw: SpaceBenchmark(
         "darts", _DARTS_SIZE, "DARTS CIFAR-10 cell space: 8 operations, normal + reduction cells, 4 intermediate "
         "nodes, 14 edges; networks trained from scratch with `nasharness train --arch`", _darts_info),
-    datasets=("cifar10",), offers=("differentiable", "trains-derived"), space="darts", space_size=_DARTS_SIZE,
+    datasets=("cifar10",), offers=("differentiable", "trains-derived", "network"), space="darts",
+    space_size=_DARTS_SIZE,
     weight_sharing="nasharness.weightsharing.darts:DartsAdapter", images="cifar10")
 FAIRNAS_IMAGENET = Entry(
     "fairnas-imagenet", lambda data_dir=None, **kw: SpaceBenchmark(
         "fairnas-imagenet", 6**19, "FairNAS ImageNet space: 19 inverted-residual layers, kernel 3/5/7 x expansion 3/6",
         _mobile_info("fairnas")),
-    datasets=("imagenet",), offers=("one-shot",), space="fairnas-imagenet", space_size=6**19,
+    datasets=("imagenet",), offers=("one-shot", "network"), space="fairnas-imagenet", space_size=6**19,
     mobile_space="fairnas",
     weight_sharing="nasharness.weightsharing.mobile:MobileAdapter", images="imagenet")
 SCARLET_IMAGENET = Entry(
@@ -147,6 +148,6 @@ SCARLET_IMAGENET = Entry(
         "scarlet-imagenet", 12**6 * 13**13,
         "SCARLET ImageNet space: 19 layers, kernel 3/5/7 x expansion 3/6 x SE, identity in 13 layers",
         _mobile_info("scarlet")),
-    datasets=("imagenet",), offers=("one-shot",), space="scarlet-imagenet", space_size=12**6 * 13**13,
+    datasets=("imagenet",), offers=("one-shot", "network"), space="scarlet-imagenet", space_size=12**6 * 13**13,
     mobile_space="scarlet",
     weight_sharing="nasharness.weightsharing.mobile:MobileAdapter", images="imagenet")

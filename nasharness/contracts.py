@@ -13,8 +13,10 @@ capability         what the benchmark then provides
 ``encoding``       ``encode_all()``: one feature array per row (predictors)
 ``one-shot``       ``weight_sharing`` names an adapter with the one-shot parts (supernet, sampler, evaluation set)
 ``differentiable`` the adapter has the differentiable parts (architecture weights, derivation)
-``network``        ``network(key)``: a standalone, untrained ``torch.nn.Module`` of an architecture (zero-cost
-                   proxies), and ``images`` names the dataset its inputs come from
+``network``        the adapter's ``network(arch, shape, num_classes)``: a standalone, untrained ``torch.nn.Module``
+                   (zero-cost proxies) of a table row, or on a space without a table of an architecture key, with
+                   ``arch_key``, ``space_ops`` (sample / mutate), ``crossover`` and ``candidate_costs`` (MAdds,
+                   params) for the proxies' own search; ``images`` names the dataset its inputs come from
 ``trains-derived`` a derived architecture can be trained from scratch for its truth (``--train-derived``)
 =================  ===================================================================================================
 

@@ -64,6 +64,47 @@ class DartsAdapter:
     def epoch_probe(self, weights, activation: str, derived) -> dict:
         return {}
 
+    # ---- standalone networks (zero-cost proxies; no table: the proxy ranks sampled candidates) ---------------
+    #: The network a zero-cost proxy scores: DARTS' evaluation network with ``cells_per_stage`` cells between the two
+    #: reduction cells (3 N + 2 cells in all), no auxiliary head. ``paper``: DARTS' own 36 channels, 20 cells.
+    network_shapes = {"ci": {"channels": 8, "cells_per_stage": 1}, "paper": {"channels": 36, "cells_per_stage": 6}}
+    #: Candidates a zero-cost search scores per budget (drawn with the space's ``sample``, or NSGA-II's budget).
+    zero_cost_archs = {"ci": 20, "paper": 1000}
+    zero_cost_strategy = "sample"
+
+    def network(self, genotype, shape: dict, num_classes: int = 10):
+        from ..supernet.darts import DartsNetwork  # noqa: PLC0415
+
+        return DartsNetwork(self.space.parse_genotype(genotype), shape["channels"], 3 * shape["cells_per_stage"] + 2,
+                            num_classes, auxiliary=False)
+
+    def describe_network(self, shape: dict) -> str:
+        return (f"DARTS network {shape['channels']} channels, {3 * shape['cells_per_stage'] + 2} cells, no auxiliary "
+                f"head")
+
+    @property
+    def space_ops(self):
+        """The space's ``sample`` / ``mutate`` on genotypes."""
+        return self.space.DartsSpace()
+
+    def crossover(self, a, b, rng):
+        """The normal cell of one parent with the reduction cell of the other."""
+        a, b = (self.space.parse_genotype(g) for g in (a, b))
+        return self.space.Genotype(a.normal, a.normal_concat, b.reduce, b.reduce_concat) if rng.random() < 0.5 else \
+            self.space.Genotype(b.normal, b.normal_concat, a.reduce, a.reduce_concat)
+
+    def arch_key(self, genotype) -> str:
+        return repr(self.space.parse_genotype(genotype))
+
+    def candidate_costs(self, genotype) -> dict[str, float]:
+        """Size of the candidate at DARTS' evaluation setting (36 channels, 20 cells, 32x32)."""
+        from ..train import describe_genotype  # noqa: PLC0415
+
+        d = describe_genotype(self.space.parse_genotype(genotype))
+        return {"madds_M": d["search/derived/madds_M@C36-L20-32px"], "params_M": d["search/derived/params_M@C36-L20"]}
+
+    cost_note = "MAdds and params of the 36-channel, 20-cell network at 32x32"
+
     def differentiable_protocol(self, dataset: str, s: SupernetConfig, a: ArchConfig, budget: str, train_derived: bool):
         from ..train import derived_protocol  # noqa: PLC0415
 

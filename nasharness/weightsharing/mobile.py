@@ -201,6 +201,69 @@ class MobileAdapter:
         self.bench = bench
         self.sp = ms.SPACES[bench.mobile_space]
 
+    # ---- standalone networks (zero-cost proxies; no table: the proxy is an NSGA-II objective) -------------------
+    #: The network a zero-cost proxy scores: the space's standalone network at the budget's input resolution, one
+    #: output per class of the images the proxies see. ``paper``: 224x224, as the published models.
+    network_shapes = {"ci": {"resolution": 64}, "paper": {"resolution": 224}}
+    #: Evaluations of a zero-cost search per budget: NSGA-II population x (generations + 1), as the one-shot search.
+    zero_cost_archs = {"ci": 8 * 4, "paper": 70 * 41}
+    zero_cost_strategy = "nsga2"
+    zero_cost_population = {"ci": 8, "paper": 70}
+    cost_note = "MAdds and params of the 1000-class network at 224x224"
+
+    def network(self, arch, shape: dict, num_classes: int = 10):
+        from ..supernet.mobilenet import MobileNetwork  # noqa: PLC0415
+
+        return MobileNetwork(self.sp, arch, num_classes)
+
+    def describe_network(self, shape: dict) -> str:
+        return f"{self.sp.name} standalone network at {shape['resolution']}x{shape['resolution']}"
+
+    def arch_key(self, arch) -> str:
+        return self.sp.validate(arch)
+
+    @property
+    def space_ops(self):
+        """The space's ``sample`` / ``mutate`` on architecture strings."""
+        return self.sp
+
+    def crossover(self, a: str, b: str, rng) -> str:
+        """Uniform crossover per layer."""
+        pa, pb = self.sp.to_path(a), self.sp.to_path(b)
+        return self.sp.format(self.sp.from_path([x if rng.random() < 0.5 else y for x, y in zip(pa, pb, strict=True)]))
+
+    def candidate_costs(self, arch) -> dict[str, float]:
+        if getattr(self, "_costs", None) is None:
+            self._costs = CostTable(self.sp)
+        path = self.sp.to_path(arch)
+        return {"madds_M": self._costs.madds(path) / 1e6, "params_M": self._costs.params(path) / 1e6}
+
+    def zero_cost_images(self, config, n: int, seed: int, shape: dict):
+        """``n`` training images (seeded draw) at the shape's resolution, ImageNet-normalized: from ``train/`` of
+        ``--dataset-root`` or the shared subset's training part (its held-out images are never used)."""
+        from ..data import imagenet as inet  # noqa: PLC0415
+        from ..data.cifar import images_sha256  # noqa: PLC0415
+
+        r = shape["resolution"]
+        if config.dataset_root:
+            folder = inet.scan(config.dataset_root, "train")
+            source = f"ImageNet-layout folder {config.dataset_root} (train/)"
+            pool = np.arange(len(folder))
+        else:
+            folder = inet.scan(inet.shared_subset(config.data_dir), "val")
+            source = "the shared 10-class ImageNet subset (its training part)"
+            held_out = BUDGETS.get(config.budget, BUDGETS["ci"])[2].val_per_class  # the one-shot search's split
+            pool, _ = inet.train_val_split(folder.labels, held_out)
+        if n > len(pool):
+            raise ConfigError(f"batch_size x n_batches = {n} exceeds the {len(pool):,} training images the proxies "
+                              f"draw from; lower them.")
+        pick = np.sort(np.random.default_rng(seed).permutation(pool)[:n])
+        sub = inet.ImageFolder(folder.root, [folder.files[i] for i in pick], folder.labels[pick], folder.wnids,
+                               folder.imagenet_index)
+        x8, y = inet.decode_all(sub, r), folder.labels[pick]
+        batch = (inet.normalize(x8), torch.from_numpy(y).long())
+        return batch, images_sha256(x8, y), source, len(folder.wnids)
+
     @staticmethod
     def configure(overrides: dict, budget: str) -> list:
         """The (supernet, eval, imagenet) configs of ``budget`` with the ``--set`` overrides applied."""
