@@ -56,6 +56,35 @@ def test_darts_space_samples_candidates_and_picks_the_best_scored(tmp_path, monk
     assert [row["snip"] for row in _candidates(snip)] == [row["snip"] for row in rows]
 
 
+def test_darts_space_pick_is_what_train_derived_trains(tmp_path, monkeypatch):
+    """The wiring: the pick goes to the trainer and its accuracy becomes the run's truth (the training itself is
+    tested with the differentiable methods' --train-derived; the real thing runs in the slow test below)."""
+    from nasharness import train
+
+    seen = []
+
+    def fake(genotype, config, ctx):
+        seen.append(genotype)
+        return {"truth": {"cifar10/test@1": 42.5}, "metrics": {"train_derived/params": 1.0},
+                "note": "derived network trained from scratch: (fake)"}
+
+    monkeypatch.setattr(train, "train_derived", fake)
+    monkeypatch.setenv("NASHARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    r = _run(tmp_path, "jacov", "darts", n_archs="2", train_derived="true")
+    assert len(seen) == 1 and repr(seen[0]) == r.chosen["arch"]
+    assert r.truth == {"cifar10/test@1": 42.5} and r.protocol["final"] == "cifar10/test@1"
+    assert "the pick: derived network trained from scratch: (fake)" in r.notes
+
+
+@pytest.mark.slow
+def test_darts_space_pick_trained_from_scratch_gives_the_run_a_truth(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASHARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    r = _run(tmp_path, "jacov", "darts", n_archs="2", train_derived="true")
+    assert list(r.truth) == ["cifar10/test@1"] and 0 <= r.truth["cifar10/test@1"] <= 100
+    assert r.protocol["final"] == "cifar10/test@1" and r.extra["train_derived/params"] > 0
+    assert any(n.startswith("the pick: derived network trained from scratch") for n in r.notes)
+
+
 def test_darts_space_nsga2_pick_respects_the_madds_limit(tmp_path, monkeypatch):
     monkeypatch.setenv("NASHARNESS_CACHE_DIR", str(tmp_path / "cache"))
     r = _run(tmp_path, "naswot", "darts", strategy="nsga2", population="2", n_archs="4", max_madds="1000M")
