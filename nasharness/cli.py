@@ -107,9 +107,11 @@ DATASET_HELP = "Dataset (default: the benchmark's first): " + "; ".join(
 @click.option("--resume", is_flag=True, help="Continue the newest unfinished run with the same options from its last "
               "checkpoint.")
 @click.option("--max-madds", default=None, help="ImageNet spaces: pick the most accurate Pareto architecture within "
-              "this many multiply-adds at 224x224 (e.g. 350M).")
-@click.option("--train-derived", is_flag=True, help="Differentiable search on the DARTS space: also train the derived "
-              "network from scratch at the budget's training recipe and report its test accuracy.")
+              "this many multiply-adds at 224x224 (e.g. 350M); a zero-cost proxy on a space without a table: the "
+              "best-scored candidate within it.")
+@click.option("--train-derived", is_flag=True, help="DARTS space (differentiable search or a zero-cost proxy): also "
+              "train the derived or picked network from scratch at the budget's training recipe and report its test "
+              "accuracy.")
 @click.option("--deterministic", is_flag=True, help="Pin one thread, AVX2 kernels and deterministic algorithms: the "
               "same numbers on any x86-64 machine and thread setting, at a cost in speed "
               "(docs/reproducibility.md).")
