@@ -354,6 +354,45 @@ def _zc_study(rows: list[Row]) -> str:
     return caption(lead) + markdown_table(cols, rows)
 
 
+def _zc_predictors(rows: list[Row]) -> str:
+    """One row per benchmark x predictor x training share: Kendall tau over the architectures not trained on, without
+    and with every zero-cost proxy as a feature, and the difference."""
+    _require(rows, ("bench", "method", "train_ratio", "train_archs", "zc_features", "truth", "n", "kendall_tau",
+                    "kendall_tau_ci_low", "kendall_tau_ci_high", "seed", "epochs"), "results/zc_predictors.csv")
+    by = {(r["bench"], r["method"], r["train_ratio"], r["zc_features"]): r for r in rows}
+    keys = list(dict.fromkeys((r["bench"], r["method"], r["train_ratio"]) for r in rows))
+
+    def kt(k, features):
+        r = by.get((*k, features))
+        if r is None:
+            return DASH
+        low, high = fixed(r["kendall_tau_ci_low"], 3), fixed(r["kendall_tau_ci_high"], 3)
+        return f"{fixed(r['kendall_tau'], 3)} [{low}, {high}]"
+
+    def delta(k):
+        a, b = by.get((*k, "none")), by.get((*k, "all"))
+        return f"{_num(b['kendall_tau']) - _num(a['kendall_tau']):+.3f}" if a and b else DASH
+
+    def first(k, key):
+        r = by.get((*k, "none")) or by.get((*k, "all"))
+        return r[key]
+    cols = [Column("bench", lambda k: text(k[0]), right=False),
+            Column("predictor", lambda k: code(k[1]), right=False),
+            Column("training archs (share)", lambda k: f"{count(first(k, 'train_archs'))} "
+                                                        f"({100 * _num(k[2]):.2g}%)"),
+            Column("Kendall tau, no zc [95% CI]", lambda k: kt(k, "none")),
+            Column("Kendall tau, with zc [95% CI]", lambda k: kt(k, "all")),
+            Column("difference", lambda k: delta(k)),
+            Column("n ranked", lambda k: count(first(k, "n")))]
+    truths = ", ".join(dict.fromkeys(f"{r['bench']}: `{r['truth']}`" for r in rows))
+    seeds = ", ".join(dict.fromkeys(r["seed"] for r in rows))
+    epochs = ", ".join(dict.fromkeys(r["epochs"] for r in rows))
+    lead = (f"From `results/zc_predictors.csv` (`benchmarks/zc_predictors.py`; seed {seeds}, {epochs} epochs; truth "
+            f"{truths}; Kendall tau over every labeled architecture not trained on, 95% bootstrap CI; the zero-cost "
+            f"features are all eleven proxies at the `ci` budget's network):")
+    return caption(lead) + markdown_table(cols, keys)
+
+
 def _perf_zc(rows: list[Row]) -> str:
     _require(rows, ("proxy", "archs_per_s_shared", "archs_per_s_reference", "ratio", "identical", "n_archs",
                     "batch_size", "network", "threads"), "results/perf_zc.csv")
@@ -409,6 +448,8 @@ BLOCKS: dict[str, Block] = {
     "zc-nb201": Block("results/zc_201_paper_n1000.csv", _zc_study,
                       "the zero-cost proxies on 1,000 NB201 cells at NB201's network, with the published numbers"),
     "perf-zc": Block("results/perf_zc.csv", _perf_zc, "benchmarks/perf_zc.py"),
+    "zc-predictors": Block("results/zc_predictors.csv", _zc_predictors,
+                           "renas / predictor-mse with and without zero-cost features, 0.1%, 1%, 10% training sets"),
     "perf-tabular": Block("results/perf_tabular.csv", _perf_tabular, "benchmarks/perf_tabular.py"),
     "perf-supernet": Block("results/perf_supernet.csv", _perf_supernet, "benchmarks/perf_supernet.py"),
     "perf-predictor": Block("results/perf_predictor.csv", _perf_predictor, "benchmarks/perf_predictor.py"),
