@@ -2,7 +2,7 @@
 not trained on, at 0.1%, 1% and 10% training sets, written to ``results/zc_predictors.csv``.
 
     python benchmarks/zc_predictors.py --bench 101            # the NB101 slices (1,342 labeled architectures)
-    python benchmarks/zc_predictors.py --bench 201            # NB201 (the proxies of all 15,625 cells: about 80 min on 2 cores)
+    python benchmarks/zc_predictors.py --bench 201            # NB201 (proxies of all 15,625 cells: ~80 min, 2 cores)
     python benchmarks/zc_predictors.py --bench 201 --resume   # keep the rows already in the CSV
 
 The zero-cost features are every proxy (``--set zc_features=all``) at the run's budget (``ci``: NB201 C=8, N=1 /
