@@ -172,7 +172,7 @@ class ZeroCostMethod:
                 f"BN {c.bn_mode}")
         if self._tabular(bench):
             return Protocol(dataset, adapter.valid_truth, adapter.protocol_truths()[1], 0, what + "; nothing trained")
-        strategy, population, generations = self._strategy(bench)
+        strategy, population, generations, _ = self._strategy(bench)
         from ..zc import VOTE_PROXIES  # noqa: PLC0415
 
         maximised = ", ".join(VOTE_PROXIES) if self.proxy == "vote" else self.proxy
@@ -187,8 +187,9 @@ class ZeroCostMethod:
             truth, limit = truth_name(cfg), limit + f"; the pick {protocol_note(cfg)}"
         return Protocol(dataset, "none", truth, 0, f"{what}; {how}{limit}; no table (no ranking against a truth)")
 
-    def _strategy(self, bench) -> tuple[str, int, int]:
-        """A space without a table: (strategy, NSGA-II population, generations) of this budget."""
+    def _strategy(self, bench) -> tuple[str, int, int, int]:
+        """A space without a table: (strategy, NSGA-II population, generations, candidates to draw) of this budget
+        (``--max-archs`` applied)."""
         cls, b = adapter_class(bench), self.budget_config
         strategy = b.strategy or cls.zero_cost_strategy
         n = self.n_archs(bench)
@@ -196,7 +197,7 @@ class ZeroCostMethod:
             n = min(n, self.config.max_archs)
         population = min(b.population or getattr(cls, "zero_cost_population", {}).get(self.config.budget, 0)
                          or max(2, n // 5), n)
-        return strategy, population, max(0, n // max(population, 1) - 1)
+        return strategy, population, max(0, n // max(population, 1) - 1), n
 
     # ---- scoring ----------------------------------------------------------------------------------------------
     def _score(self, values: dict) -> tuple[np.ndarray, str]:
@@ -310,7 +311,7 @@ class ZeroCostMethod:
         from ..zc import PROXIES, VOTE_PROXIES  # noqa: PLC0415
 
         bench, adapter, b = ctx.bench, adapter_of(ctx.bench), self.budget_config
-        strategy, population, generations = self._strategy(bench)
+        strategy, population, generations, n = self._strategy(bench)
         session = self.session(ctx, adapter, PROXIES)
         build = adapter.network
         space = adapter.space_ops
@@ -324,9 +325,6 @@ class ZeroCostMethod:
                     table[k] = {**{n: float(vals[n][j]) for n in PROXIES}, **adapter.candidate_costs(k)}
 
         rng = np.random.default_rng(ctx.rng.integers(2**63))
-        n = population * (generations + 1) if strategy == "nsga2" else self.n_archs(bench)
-        if ctx.budget.max_archs is not None:
-            n = min(n, ctx.budget.max_archs)
         history: list[dict] = []
         if strategy == "sample":
             keys: list[str] = []
