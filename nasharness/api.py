@@ -28,7 +28,7 @@ def check_config(config: RunConfig):
     kernel ISA is pinned first, before the method's module imports torch."""
     if config.deterministic:
         pin_kernel_env()
-    from .contracts import missing_capabilities  # noqa: PLC0415
+    from .contracts import method_budgets, missing_capabilities  # noqa: PLC0415
 
     load_plugins()
     method_cls = get_method(config.method)
@@ -36,6 +36,10 @@ def check_config(config: RunConfig):
     if lacking:
         raise UserError(f"method {config.method!r} names {method_cls!r}, which does not meet the Method contract (it "
                         f"has no {' or '.join(lacking)}); see nasharness/contracts.py and docs/plugins.md.")
+    budgets = method_budgets(method_cls)
+    if config.budget not in budgets:
+        raise UserError(f"method {config.method!r} has no budget {config.budget!r}; it has {', '.join(budgets)} "
+                        f"(--budget).")
     bench = BENCHMARKS.canonical(config.bench)
     missing = missing_capabilities(method_cls, BENCHMARKS.factory(bench))
     if missing:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .config import BUDGET_NAMES, RunConfig
+from .config import BUDGET_NAMES, DEFAULT_METHOD_BUDGETS, RunConfig
 from .errors import UserError
 
 
@@ -83,7 +83,8 @@ DATASET_HELP = "Dataset (default: the benchmark's first): " + "; ".join(
 @click.option("--bench", "-b", required=True, metavar="NAME", help=BENCH_HELP)
 @click.option("--dataset", "-d", default=None, help=DATASET_HELP)
 @click.option("--budget", type=click.Choice(BUDGET_NAMES), default="ci", show_default=True,
-              help="Named budget: ci (small, CPU) or paper (published scale).")
+              help="Named budget: ci (small, CPU), cpu (NB201 one-shot: the CPU study budget, about an hour) or "
+                   "paper (published scale).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--max-archs", type=int, default=None, help="Override: at most this many architectures.")
 @click.option("--max-sim-seconds", type=float, default=None, help="Override: simulated training-time budget (s).")
@@ -203,7 +204,7 @@ def _parse_sets(items) -> dict:
               "genotype string Genotype(normal=[('sep_conv_3x3', 2, 0), ...], normal_concat=[...], reduce=[...], "
               "reduce_concat=[...]).")
 @click.option("--bench", "-b", default="darts", show_default=True, help="The space of the architecture (darts).")
-@click.option("--budget", type=click.Choice(BUDGET_NAMES), default="ci", show_default=True,
+@click.option("--budget", type=click.Choice(DEFAULT_METHOD_BUDGETS), default="ci", show_default=True,
               help="ci: the recipe at toy scale (CPU minutes); paper: 36 channels, 20 cells, 600 epochs, cutout, "
                    "auxiliary head, drop-path 0.2.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from .errors import ConfigError, brief, shorten
 
-BUDGET_NAMES = ("ci", "paper")
+BUDGET_NAMES = ("ci", "cpu", "paper")
+#: The budgets a method has unless it declares its own (``budgets``): ``cpu`` is a one-shot study budget only.
+DEFAULT_METHOD_BUDGETS = ("ci", "paper")
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,8 @@ class Method(Protocol):
 
     kind: str
     requires: frozenset[str]
+    #: Optional: the budget names it has (default ``ci`` and ``paper``; :func:`method_budgets`).
+    budgets: tuple[str, ...]
     #: Optional: the method computes on the benchmark's images (``bench.images``); suites skip a table's other
     #: datasets for it instead of failing.
     needs_images: bool
@@ -237,6 +239,13 @@ def adapter_class(bench) -> type:
         raise UserError(f"benchmark {getattr(bench, 'name', bench)!r} has no weight-sharing adapter (its "
                         f"`weight_sharing` is unset), so supernet methods cannot run on it.")
     return import_reference(ref, "weight-sharing adapter")
+
+
+def method_budgets(method_cls) -> tuple[str, ...]:
+    """The budget names a method has: its ``budgets``, else ``ci`` and ``paper``."""
+    from .config import DEFAULT_METHOD_BUDGETS  # noqa: PLC0415
+
+    return tuple(getattr(method_cls, "budgets", DEFAULT_METHOD_BUDGETS))
 
 
 def adapter_budget(budgets: dict, kind: str, bench, budget: str):

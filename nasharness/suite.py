@@ -311,6 +311,7 @@ def check_cells(suite: SuiteConfig) -> tuple[list[Cell], list[str]]:
     (:meth:`SuiteConfig.cells`), the cell's :class:`RunConfig` (device, bootstrap), and the method's budget built from
     the suite's ``overrides`` (each ``--set`` key against the method's budget fields, each value parsed and
     range-checked). No data is loaded."""
+    from .contracts import method_budgets  # noqa: PLC0415
     from .plugins import BENCHMARKS, METHODS  # noqa: PLC0415
 
     where = f"suite file {suite.path!r}" if suite.path else f"suite {suite.suite!r}"
@@ -324,6 +325,10 @@ def check_cells(suite: SuiteConfig) -> tuple[list[Cell], list[str]]:
         try:
             config = suite.run_config(cell, out_dir=Path("."), tracking=False, tracking_uri=None, data_dir=None,
                                       tags={})
+            budgets = method_budgets(METHODS.factory(cell.method))
+            if config.budget not in budgets:
+                raise UserError(f"method {cell.method!r} has no budget {config.budget!r}; it has "
+                                f"{', '.join(budgets)}")
             method = METHODS.factory(cell.method)(config)
             method.budget(BENCHMARKS.factory(cell.bench), cell.dataset)
         except UserError as exc:

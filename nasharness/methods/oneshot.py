@@ -29,6 +29,8 @@ class OneShotMethod:
 
     kind = "one-shot"
     requires = frozenset({"one-shot"})
+    #: ``cpu``: NB201's CPU study budget (other spaces say which budgets they have).
+    budgets = ("ci", "cpu", "paper")
     #: Trains on the benchmark's images (``bench.images``): other datasets of a table are skipped by suites.
     needs_images = True
     sampler_cls: type = None  # type: ignore[assignment]
@@ -83,10 +85,10 @@ class OneShotMethod:
         shape = adapter.shape(s)
         return Protocol(dataset, proxy, final, s.epochs,
                         f"supernet {shape}, {s.epochs} epochs on {s.n_train or 'all':,} {train_name} images; "
-                        f"inherited-weight accuracy on {s.n_valid or 'all':,} {valid_name} images "
+                        f"inherited-weight {e.score} on {s.n_valid or 'all':,} {valid_name} images "
                         f"(BN: {e.bn_mode})"
                         if isinstance(s.n_train, int) and isinstance(s.n_valid, int) else
-                        f"supernet {shape}, {s.epochs} epochs on the {train_name} split; inherited-weight accuracy "
+                        f"supernet {shape}, {s.epochs} epochs on the {train_name} split; inherited-weight {e.score} "
                         f"on the {valid_name} split (BN: {e.bn_mode})")
 
     # ---- the one-shot part of the pipeline --------------------------------------------------------------------
@@ -122,9 +124,15 @@ class OneShotMethod:
             probe = kendall_probe(space.valid_truth, bench.column(space.valid_truth)[ids],
                                   [space.path(int(i)) for i in ids], evaluator, e.track_every)
         run.train(sampler, "training the supernet", log_paths=space.log_paths, on_epoch_end=probe)
+        trained_bn = evaluator.bn_state() if e.study_modes else None  # the study's "running" mode needs them
 
+        per_image = None
         with run.timed("inherited_eval", "evaluating inherited weights"):
-            scores = evaluator.many([space.path(int(i)) for i in arch_set], progress=ctx.progress)
+            if trained_bn is not None and e.bn_mode in e.study_modes:  # the study's pass of this mode, kept
+                per_image = evaluator.per_image_many([space.path(int(i)) for i in arch_set], progress=ctx.progress)
+                scores = np.array([evaluator.score_of(c, lo) for c, lo in zip(*per_image, strict=True)])
+            else:
+                scores = evaluator.many([space.path(int(i)) for i in arch_set], progress=ctx.progress)
 
         with run.timed("supernet_search", "searching on the supernet"):
             # One memo for the eval set, the evolution and the control: an arch's inherited-weight accuracy does not
@@ -134,7 +142,7 @@ class OneShotMethod:
             def score(item) -> float:
                 key = space.item_key(item)
                 if key not in known:
-                    known[key] = evaluator.accuracy(space.item_path(item))
+                    known[key] = evaluator.score(space.item_path(item))
                 return known[key]
 
             evo = regularized_evolution(score, space.sample, space.mutate, np.random.default_rng(run.search_seed),
@@ -145,8 +153,17 @@ class OneShotMethod:
 
         chosen, control_pick, search_metrics, search_params = self._picks(space, arch_set, scores, evo, control)
         artifacts = []
+        if trained_bn is not None and ctx.run_dir:
+            with run.timed("scoring_study", f"scoring study ({', '.join(e.study_modes)})"):
+                from ..supernet.evaluate import scoring_study  # noqa: PLC0415
+
+                artifacts.append(str(scoring_study(ctx.run_dir / "scoring_study.npz", evaluator, trained_bn,
+                                                   [space.path(int(i)) for i in arch_set], arch_set,
+                                                   progress=ctx.progress, known={e.bn_mode: per_image}
+                                                   if per_image is not None else None)))
+        score_key = "supernet_acc" if e.score == "accuracy" else "supernet_neg_loss"
         if ctx.run_dir:
-            rows = [{"index": int(i), "arch": bench.key_of(int(i)), "supernet_acc": float(a),
+            rows = [{"index": int(i), "arch": bench.key_of(int(i)), score_key: float(a),
                      **{t: bench.query(int(i), t) for t in dict.fromkeys([space.valid_truth, space.test_truth])}}
                     for i, a in zip(arch_set, scores, strict=True)]
             atomic_write_json(ctx.run_dir / "eval_set_scores.json",
@@ -164,12 +181,13 @@ class OneShotMethod:
                     "data_parallel_processes": run.trainer.world, **search_params})
         return SearchOutcome(
             chosen=chosen, scored=arch_set, scores=scores,
-            score_name=f"supernet inherited-weight accuracy on {space.split_name[1]} (%)",
+            score_name=(f"supernet inherited-weight accuracy on {space.split_name[1]} (%)" if e.score == "accuracy"
+                        else f"minus the supernet inherited-weight cross-entropy on {space.split_name[1]}"),
             sim_seconds=0.0, rank_truths=truths, rank_subsets=subsets, report=space.report, regret_on=space.report,
-            metrics={"search/evolution/best_supernet_acc": evo.best_score,
+            metrics={f"search/evolution/best_{score_key}": evo.best_score,
                      "search/evolution/n_evaluations": evo.n_evaluations,
                      f"search/random_control/chosen/{space.report[0]}": bench.query(control_pick, space.report[0]),
-                     "search/random_control/best_supernet_acc": control.best_score,
+                     f"search/random_control/best_{score_key}": control.best_score,
                      "train/final_loss": run.final_loss(), **search_metrics},
             artifacts=artifacts,
             notes=[f"supernet accuracies come from {run.images.extra['n_valid']:,} {space.split_name[1]} images; "
@@ -216,3 +234,4 @@ class OneShotMethod:
                     w.writerow([h, n, c, int(space.bench.row_of(h) is not None)])
         atomic_write(path, write)
         return path
+

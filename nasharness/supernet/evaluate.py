@@ -7,6 +7,11 @@ BN handling is explicit (``bn_mode``), because it changes rankings:
   in eval mode.
 * ``train``: evaluate with batch statistics (model in train mode, no update of weights).
 * ``running``: use the running statistics accumulated during supernet training, as they are.
+
+The score (``score``) is the accuracy (%) on the validation images (the default), or the one-shot *loss*: minus the
+mean cross-entropy, so that higher is better for both (Ning et al., NeurIPS 2021, found the loss ranks better than
+the accuracy on NAS-Bench-301). :meth:`InheritedEvaluator.per_image` gives both per image, for studies that score
+the same forward passes several ways.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..config import check_int
 from ..errors import ConfigError
 from .trainer import GPUBatches
 
 BN_MODES = ("recalibrate", "train", "running")
+SCORES = ("accuracy", "loss")
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class EvalConfig:
     eval_seed: int = 0
     stratify: bool = False
     bn_mode: str = "recalibrate"
+    #: ``accuracy`` (% correct) or ``loss`` (minus the mean cross-entropy) on the validation images.
+    score: str = "accuracy"
     calib_batches: int = 10
     calib_batch_size: int = 256
     eval_batch_size: int = 1000
@@ -41,16 +50,32 @@ class EvalConfig:
     #: the evaluation set are scored and their Kendall tau logged (the KT-vs-epoch curve); training is unaffected.
     track_every: int = 0
     track_archs: int = 20
+    #: The scoring study (comma-separated BN modes, e.g. ``recalibrate,train,running``; empty = none): after the
+    #: search, the evaluation set is scored again once per mode, from the supernet as training left it, and every
+    #: architecture's per-image correctness and loss are written to ``scoring_study.npz`` (accuracy vs loss, number
+    #: of validation images and BN mode then compare on the same trained supernet; ``benchmarks/oneshot_study.py``).
+    study_bn_modes: str = ""
 
     def __post_init__(self):
         if self.bn_mode not in BN_MODES:
             raise ConfigError(f"bn_mode must be one of {', '.join(BN_MODES)}, got {self.bn_mode!r}.")
+        if self.score not in SCORES:
+            raise ConfigError(f"score must be one of {', '.join(SCORES)}, got {self.score!r}.")
         for name in ("n_archs", "calib_batch_size", "eval_batch_size", "population", "sample_size", "track_archs"):
             check_int("eval", name, getattr(self, name), 1)
         for name in ("calib_batches", "cycles", "eval_seed", "track_every"):
             check_int("eval", name, getattr(self, name), 0)
+        bad = [m for m in self.study_modes if m not in BN_MODES]
+        if bad:
+            raise ConfigError(f"study_bn_modes: {', '.join(map(repr, bad))} is not a BN mode; use a comma-separated "
+                              f"list of {', '.join(BN_MODES)} (or leave it empty).")
         if self.sample_size > self.population:
             raise ConfigError(f"sample_size ({self.sample_size}) cannot exceed population ({self.population}).")
+
+
+    @property
+    def study_modes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.strip() for m in self.study_bn_modes.split(",") if m.strip()))
 
 
 def eval_set(truth: np.ndarray, n: int, seed: int, stratify: bool = False) -> np.ndarray:
@@ -84,14 +109,20 @@ def _reset_bn(model: nn.Module) -> None:
 class InheritedEvaluator:
     """Accuracy (%) of architectures with weights inherited from the supernet."""
 
-    def __init__(self, model: nn.Module, calib: GPUBatches, valid: GPUBatches, config: EvalConfig):
+    def __init__(self, model: nn.Module, calib: GPUBatches | None, valid: GPUBatches | None, config: EvalConfig, *,
+                 tensors: tuple | None = None):
+        """``tensors``: ``(calib_x, valid_x, valid_y)`` already prepared by another evaluator (the same images
+        under another configuration), instead of ``calib`` / ``valid``."""
         self.model = model
         self.config = config
-        n_cal = min(len(calib), config.calib_batches * config.calib_batch_size)
-        # Pre-normalized once: the same calibration and validation tensors serve every architecture.
-        idx = torch.arange(n_cal, device=calib.device)
-        self.calib_x = calib.plain(idx)[0] if n_cal else None
-        self.valid_x, self.valid_y = valid.plain(torch.arange(len(valid), device=valid.device))
+        if tensors is not None:
+            self.calib_x, self.valid_x, self.valid_y = tensors
+        else:
+            n_cal = min(len(calib), config.calib_batches * config.calib_batch_size)
+            # Pre-normalized once: the same calibration and validation tensors serve every architecture.
+            idx = torch.arange(n_cal, device=calib.device)
+            self.calib_x = calib.plain(idx)[0] if n_cal else None
+            self.valid_x, self.valid_y = valid.plain(torch.arange(len(valid), device=valid.device))
         self.momenta = {m: m.momentum for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
         self.n_evaluated = 0
 
@@ -99,7 +130,9 @@ class InheritedEvaluator:
         for i in range(0, len(x), bs):
             yield i, x[i:i + bs]
 
-    def accuracy(self, path: Sequence[int]) -> float:
+    def _prepare(self, path: Sequence[int]) -> None:
+        """BN as ``bn_mode`` says, for ``path``: recalibrated on the calibration images, batch statistics, or the
+        running statistics as they are; leaves the model in the mode the validation pass needs."""
         model, cfg = self.model, self.config
         with torch.inference_mode():
             if cfg.bn_mode == "recalibrate" and self.calib_x is not None:
@@ -108,12 +141,69 @@ class InheritedEvaluator:
                 for _, xb in self._batches(self.calib_x, cfg.calib_batch_size):
                     model(xb, path)
         model.train(cfg.bn_mode == "train")
+
+    def accuracy(self, path: Sequence[int]) -> float:
+        """Inherited-weight accuracy (%) of ``path`` on the validation images."""
+        self._prepare(path)
         correct = 0
         with torch.inference_mode():
-            for i, xb in self._batches(self.valid_x, cfg.eval_batch_size):
-                correct += int((model(xb, path).argmax(1) == self.valid_y[i:i + len(xb)]).sum())
+            for i, xb in self._batches(self.valid_x, self.config.eval_batch_size):
+                correct += int((self.model(xb, path).argmax(1) == self.valid_y[i:i + len(xb)]).sum())
         self.n_evaluated += 1
         return 100.0 * correct / len(self.valid_y)
+
+    def per_image(self, path: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per validation image: whether ``path`` classifies it correctly, and its cross-entropy (float64), from one
+        validation pass after the BN preparation. With ``bn_mode="train"`` an image's output depends on the other
+        images of its batch (``eval_batch_size``)."""
+        self._prepare(path)
+        correct, losses = [], []
+        with torch.inference_mode():
+            for i, xb in self._batches(self.valid_x, self.config.eval_batch_size):
+                logits = self.model(xb, path)
+                yb = self.valid_y[i:i + len(xb)]
+                correct.append((logits.argmax(1) == yb).cpu().numpy())
+                losses.append(F.cross_entropy(logits.double(), yb, reduction="none").cpu().numpy())
+        self.n_evaluated += 1
+        return np.concatenate(correct), np.concatenate(losses)
+
+    def score_of(self, correct: np.ndarray, losses: np.ndarray) -> float:
+        """The configured score from :meth:`per_image`'s arrays (equal to :meth:`score` of the same pass)."""
+        if self.config.score == "accuracy":
+            return 100.0 * int(correct.sum()) / len(correct)
+        return -float(losses.mean())
+
+    def per_image_many(self, paths: Sequence[Sequence[int]], progress: Callable[[int, int], None] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`per_image` of every path, stacked: correctness (uint8) and cross-entropy (float32), both
+        [paths, images]."""
+        correct, losses = [], []
+        for k, p in enumerate(paths):
+            c, lo = self.per_image(p)
+            correct.append(c.astype(np.uint8))
+            losses.append(lo.astype(np.float32))
+            if progress:
+                progress(k + 1, len(paths))
+        return np.stack(correct), np.stack(losses)
+
+    def score(self, path: Sequence[int]) -> float:
+        """The configured score of ``path`` (higher is better): accuracy (%) or minus the mean cross-entropy."""
+        if self.config.score == "accuracy":
+            return self.accuracy(path)
+        return -float(self.per_image(path)[1].mean())
+
+    def bn_state(self) -> dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """A copy of every BatchNorm's running statistics (to put back with :meth:`load_bn_state`)."""
+        return {id(m): (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
+                for m in self.momenta}
+
+    def load_bn_state(self, saved: dict) -> None:
+        with torch.no_grad():
+            for m in self.momenta:
+                mean, var, count = saved[id(m)]
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+                m.num_batches_tracked.copy_(count)
 
     def restore(self) -> None:
         """Put BN momenta back (recalibration sets them to cumulative averaging)."""
@@ -123,26 +213,55 @@ class InheritedEvaluator:
     def side_effect_free(self, paths: Sequence[Sequence[int]]) -> np.ndarray:
         """Scores of ``paths`` that leave the model exactly as found (BN running statistics and momenta restored):
         for measuring the supernet in the middle of training."""
-        saved = {id(m): (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
-                 for m in self.momenta}
+        saved = self.bn_state()
         n = self.n_evaluated
         try:
             return self.many(paths)
         finally:
             self.restore()
             self.n_evaluated = n
-            with torch.no_grad():
-                for m in self.momenta:
-                    mean, var, count = saved[id(m)]
-                    m.running_mean.copy_(mean)
-                    m.running_var.copy_(var)
-                    m.num_batches_tracked.copy_(count)
+            self.load_bn_state(saved)
 
     def many(self, paths: Sequence[Sequence[int]], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         out = np.empty(len(paths))
         for k, p in enumerate(paths):
-            out[k] = self.accuracy(p)
+            out[k] = self.score(p)
             if progress:
                 progress(k + 1, len(paths))
         return out
 
+
+def scoring_study(path, evaluator: InheritedEvaluator, trained_bn: dict, paths: list, indices: np.ndarray,
+                  progress: Callable[[int, int], None] | None = None, known: dict | None = None):
+    """Score ``paths`` once per BN mode of the evaluator's ``study_modes``, each from the supernet's BN statistics
+    as training left them (``trained_bn``), and write every architecture's per-image correctness and cross-entropy
+    to ``path`` (``index``, ``modes``, ``correct_<mode>`` uint8 and ``loss_<mode>`` float32, both [archs, images]):
+    the raw material of the scoring-choices table (:func:`nasharness.weightsharing.scoring.scoring_rows`).
+    ``known``: modes already scored (mode -> :meth:`InheritedEvaluator.per_image_many` of the same paths, from the
+    same trained state). Afterwards the supernet's BN statistics and momenta are as training left them."""
+    import dataclasses  # noqa: PLC0415
+
+    from ..io import atomic_write  # noqa: PLC0415
+
+    e = evaluator.config
+    arrays: dict[str, np.ndarray] = {"index": np.asarray(indices, dtype=np.int64),
+                                     "modes": np.array(e.study_modes)}
+    known = known or {}
+    todo = [m for m in e.study_modes if m not in known]
+    for k, mode in enumerate(todo):
+        evaluator.load_bn_state(trained_bn)
+        ev = InheritedEvaluator(evaluator.model, None, None, dataclasses.replace(e, bn_mode=mode),
+                                tensors=(evaluator.calib_x, evaluator.valid_x, evaluator.valid_y))
+        known[mode] = ev.per_image_many(
+            paths, progress=(lambda d, t, k=k: progress(k * t + d, len(todo) * t)) if progress else None)
+        ev.restore()
+    for mode in e.study_modes:
+        arrays[f"correct_{mode}"], arrays[f"loss_{mode}"] = known[mode]
+    evaluator.load_bn_state(trained_bn)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    atomic_write(path, write)
+    return path

@@ -274,6 +274,10 @@ class MobileAdapter:
             overrides["max_madds"] = str(parse_madds(overrides["max_madds"]))
         configs = apply_overrides(list(BUDGETS[budget]), overrides, "one-shot")
         check(configs[2])
+        if configs[1].score != "accuracy":
+            raise ConfigError(f"score={configs[1].score!r}: the ImageNet spaces' NSGA-II searches over "
+                              f"inherited-weight accuracy and reports it; score=loss applies to the tabular "
+                              f"benchmarks (201, 101). Remove --set score.")
         return configs
 
     @staticmethod

@@ -19,6 +19,10 @@ from .pipeline import cifar_images
 
 CI_EVAL = EvalConfig(n_archs=100, calib_batches=4, calib_batch_size=64, eval_batch_size=64, population=10,
                      sample_size=3, cycles=20, track_every=2, track_archs=20)
+#: ``cpu``: the whole committed 1,000-arch evaluation set, BN recalibrated on 256 images, scored on 1,000 x-valid
+#: images; the ranking probe every 5 epochs on 100 of those archs.
+CPU_EVAL = EvalConfig(n_archs=1000, calib_batches=4, calib_batch_size=64, eval_batch_size=250, population=20,
+                      sample_size=5, cycles=100, track_every=5, track_archs=100)
 PAPER_EVAL = EvalConfig(n_archs=1000, calib_batches=10, calib_batch_size=256, eval_batch_size=1000, population=50,
                         sample_size=10, cycles=450, track_every=25, track_archs=100)
 
@@ -48,6 +52,10 @@ class NB201Adapter(TableAdapter):
         # ~2-5 CPU minutes: a small supernet, 10 epochs on a 5k-image subset, 100 archs scored on 500 valid images.
         "ci": (SupernetConfig(channels=8, cells_per_stage=1, epochs=10, batch_size=128, lr=0.05, n_train=5000,
                               n_valid=500, channels_last=True), CI_EVAL),
+        # The CPU study budget (benchmarks/oneshot_study.py): C=8, N=1 on all 25k cifar10-valid train images, 50
+        # epochs (about 20 CPU minutes for SPOS on 2 cores; FairNAS / SCARLET train 5 paths a step: 5x).
+        "cpu": (SupernetConfig(channels=8, cells_per_stage=1, epochs=50, batch_size=128, lr=0.05, n_valid=1000,
+                               channels_last=True), CPU_EVAL),
         # Paper scale for a GPU: C=16, N=5, the full 25k/25k split, 250 epochs, 1,000 archs, 500-eval evolution.
         "paper": (SupernetConfig(channels=16, cells_per_stage=5, epochs=250, batch_size=64, lr=0.025,
                                  channels_last=True), PAPER_EVAL),

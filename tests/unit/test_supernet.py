@@ -241,3 +241,40 @@ def test_checkpoint_every_n_epochs(tmp_path):
     t.save = lambda: saved.append(t.state.epoch)
     t.fit()
     assert saved == [2, 4, 5]  # every 2 epochs, and the last
+
+
+def test_per_image_scores_and_the_loss_score():
+    """per_image is one validation pass: its correct count is the accuracy, its losses are the cross-entropy of the
+    model's outputs after the same BN preparation; score=loss is minus their mean, in every BN mode."""
+    import pytest
+    from torch.nn import functional as F
+
+    from nasharness.errors import ConfigError
+    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator
+
+    torch.manual_seed(0)
+    sup = NB201Supernet(4, 1, 10)
+    rng = np.random.default_rng(1)
+    calib = GPUBatches(rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64),
+                       torch.device("cpu"))
+    valid = GPUBatches(rng.integers(0, 256, (48, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 48),
+                       torch.device("cpu"))
+    path = arch_to_path(ARCH)
+    for bn in ("recalibrate", "train", "running"):
+        cfg = EvalConfig(calib_batches=2, calib_batch_size=32, eval_batch_size=16, bn_mode=bn)
+        ev = InheritedEvaluator(sup, calib, valid, cfg)
+        correct, losses = ev.per_image(path)
+        assert correct.shape == losses.shape == (48,)
+        assert 100.0 * correct.mean() == pytest.approx(ev.accuracy(path))
+        # by hand: the same preparation, then the plain forward and cross-entropy per image
+        ev._prepare(path)
+        with torch.no_grad():
+            logits = torch.cat([sup(valid.plain(torch.arange(i, i + 16))[0], path) for i in range(0, 48, 16)])
+        want = F.cross_entropy(logits.double(), valid.y, reduction="none").numpy()
+        np.testing.assert_allclose(losses, want, rtol=1e-5)
+        loss_ev = InheritedEvaluator(sup, calib, valid, EvalConfig(calib_batches=2, calib_batch_size=32,
+                                                                   eval_batch_size=16, bn_mode=bn, score="loss"))
+        assert loss_ev.score(path) == pytest.approx(-want.mean(), rel=1e-5)
+        ev.restore()
+    with pytest.raises(ConfigError, match="score must be one of accuracy, loss"):
+        EvalConfig(score="top5")

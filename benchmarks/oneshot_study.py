@@ -1,0 +1,142 @@
+"""One-shot supernets on NB201 at the ``cpu`` budget: ranking quality against training cost, and the scoring choices.
+
+    python benchmarks/oneshot_study.py                                   # spos, seeds 0 and 1, 50 epochs
+    python benchmarks/oneshot_study.py --cell spos --cell fairnas:epochs=10 --seeds 0
+    python benchmarks/oneshot_study.py ... --resume                      # after an interruption: go on
+
+Each cell is a one-shot method with optional ``--set`` keys after a colon (``fairnas:epochs=10`` trains FairNAS for
+as many forward-backward passes as 50 SPOS epochs: it trains 5 paths a step). Every run is an ordinary
+``nasharness run --bench 201 --budget cpu`` (checkpointed every epoch; ``--resume`` continues an interrupted one from
+its last epoch) with ``study_bn_modes=recalibrate,train,running``: after the search, the 1,000-arch evaluation set is
+scored again under each BN mode from the supernet as training left it, per image. Written:
+
+* ``results/oneshot_scoring.csv``: per run, BN mode, score (accuracy or minus the loss) and number of validation
+  images, the Kendall tau against ``cifar10-valid/x-valid@200`` with its 95% bootstrap CI, and the share of tied
+  pairs; beside it, the free baselines on the same architectures (``kind=free``).
+* ``results/oneshot_curve.csv``: per run and probed epoch, the Kendall tau of the ranking probe (``track_archs``
+  architectures), the training wall time and the forward-backward passes so far, and the final Kendall tau over the
+  whole evaluation set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TRUTH = "cifar10-valid/x-valid@200"
+STUDY_MODES = "recalibrate,train,running"
+SCORING_FIELDS = ["cell", "method", "seed", "budget", "overrides", "epochs", "passes", "train_wall_s", "kind",
+                  "bn_mode", "score", "n_images", "n_archs", "kendall_tau", "kt_ci_low", "kt_ci_high", "tied_pairs",
+                  "truth", "command"]
+CURVE_FIELDS = ["cell", "method", "seed", "budget", "overrides", "epoch", "passes", "train_wall_s", "probe_kt",
+                "probe_n", "final_kt", "final_kt_ci_low", "final_kt_ci_high", "final_n", "truth", "command"]
+
+
+def parse_cell(text: str) -> tuple[str, str, dict]:
+    """``method[:key=value,key=value]`` -> (cell name, method, overrides)."""
+    method, _, rest = text.partition(":")
+    overrides = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+    return text.replace(":", "-").replace("=", "").replace(",", "-"), method, overrides
+
+
+def finished_run(runs: Path) -> Path | None:
+    """The newest run directory under ``runs`` with a result and a scoring study."""
+    done = sorted((p.parent for p in runs.glob("*/result.json") if (p.parent / "scoring_study.npz").is_file()),
+                  key=lambda p: p.stat().st_mtime)
+    return done[-1] if done else None
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    from nasharness.io import atomic_write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+    print(f"wrote {path} ({len(rows)} rows)")
+
+
+def fmt(v) -> str:
+    return "" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
+
+
+def main(argv=None) -> int:
+    import nasharness as nh
+    from nasharness.plugins import get_benchmark
+    from nasharness.weightsharing.scoring import load_study, scoring_rows
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cell", action="append", help="method[:key=value,...] (repeatable; default: spos)")
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--budget", default="cpu")
+    ap.add_argument("--set", dest="common", action="append", default=[], metavar="KEY=VALUE",
+                    help="--set keys for every cell (e.g. a shorter run: epochs=5)")
+    ap.add_argument("--runs", default="runs/oneshot-study")
+    ap.add_argument("--scoring", default=str(ROOT / "results" / "oneshot_scoring.csv"))
+    ap.add_argument("--curve", default=str(ROOT / "results" / "oneshot_curve.csv"))
+    ap.add_argument("--resume", action="store_true", help="continue interrupted runs and keep finished ones")
+    ap.add_argument("--data-dir", default=None)
+    a = ap.parse_args(argv)
+    # the command that produces these numbers (--resume only continues it)
+    command = "python benchmarks/oneshot_study.py " + " ".join(
+        x for x in (argv if argv is not None else sys.argv[1:]) if x != "--resume")
+    common = dict(kv.split("=", 1) for kv in a.common)
+    bench = get_benchmark("201", a.data_dir)
+    truth = bench.column(TRUTH)
+    baselines = bench.free_baselines("cifar10")
+
+    scoring, curve = [], []
+    for spec in a.cell or ["spos"]:
+        name, method, overrides = parse_cell(spec)
+        overrides = {**common, **overrides, "study_bn_modes": STUDY_MODES}
+        for seed in (int(s) for s in a.seeds.split(",")):
+            runs = Path(a.runs) / name / f"s{seed}"
+            run_dir = finished_run(runs) if a.resume else None
+            if run_dir is None:
+                print(f"running {method} seed {seed} ({overrides})", flush=True)
+                r = nh.run(nh.RunConfig(method=method, bench="201", budget=a.budget, seed=seed, tracking=False,
+                                        out_dir=str(runs), overrides=overrides, resume=a.resume, quiet=True,
+                                        data_dir=a.data_dir))
+                run_dir = Path(r.run_dir)
+            result = json.loads((run_dir / "result.json").read_text())
+            costs, traj = result["costs"], result["trajectory"]
+            paths_per_step = costs["samples_seen"] / max(1, costs["steps"]) / _batch(result)
+            meta = {"cell": name, "method": method, "seed": seed, "budget": result["budget"],
+                    "overrides": ";".join(f"{k}={v}" for k, v in overrides.items() if k != "study_bn_modes"),
+                    "epochs": int(costs["epochs"]), "passes": int(costs["steps"] * paths_per_step),
+                    "train_wall_s": round(costs["supernet_train_all_epochs/wall_s"], 1), "truth": TRUTH,
+                    "command": command}
+            study = load_study(run_dir / "scoring_study.npz")
+            for row in scoring_rows(study, truth, baselines, seed=seed):
+                scoring.append({**meta, **{k: fmt(v) for k, v in row.items()}})
+            final = result["ranking"][f"rank/{TRUTH}/kendall_tau"]
+            wall, steps_per_epoch = 0.0, costs["steps"] / max(1, costs["epochs"])
+            for point in traj:
+                wall += point["train/epoch_wall_s"]
+                if f"train/kt/{TRUTH}" not in point:
+                    continue
+                curve.append({**{k: meta[k] for k in ("cell", "method", "seed", "budget", "overrides", "truth",
+                                                          "command")},
+                              "epoch": point["step"], "passes": int(point["step"] * steps_per_epoch * paths_per_step),
+                              "train_wall_s": round(wall, 1), "probe_kt": fmt(point[f"train/kt/{TRUTH}"]),
+                              "probe_n": int(point.get("train/kt_n", 0)), "final_kt": fmt(final["value"]),
+                              "final_kt_ci_low": fmt(final.get("ci_low")),
+                              "final_kt_ci_high": fmt(final.get("ci_high")), "final_n": final["n"]})
+            write_csv(Path(a.scoring), SCORING_FIELDS, scoring)  # after every run: nothing finished is lost
+            write_csv(Path(a.curve), CURVE_FIELDS, curve)
+    return 0
+
+
+def _batch(result: dict) -> int:
+    """The run's supernet batch size (its supernet config is in the protocol)."""
+    return int(json.loads(result["protocol"]["supernet"])["batch_size"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The scoring-choices table: how one trained supernet ranks architectures under each way of scoring them.
+
+Input: a run's ``scoring_study.npz`` (:func:`nasharness.supernet.evaluate.scoring_study`), which holds every
+evaluated architecture's per-image correctness and cross-entropy under each BN mode. From the same forward passes
+this computes, per BN mode, per score (accuracy, or minus the mean loss) and per number of validation images (the
+first k images of the run's fixed validation subset, itself a random draw), the Kendall tau against the truth with a
+bootstrap CI over architectures, the share of tied architecture pairs (few images make accuracies tie; losses
+almost never do), and the free baselines' Kendall tau on the same architectures.
+
+With ``bn_mode=train`` an image's output depends on the other images of its batch, so the first-k subsets of that
+mode are cut from passes over the whole validation subset (the other modes are exact per image).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..metrics.ranking import bootstrap_ci, kendall_tau
+
+
+def load_study(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``scoring_study.npz``, checked for the keys and shapes the table needs."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise DataError(f"scoring study {str(path)!r} cannot be read ({exc}); run the one-shot method again with "
+                        f"--set study_bn_modes=... (and --resume to reuse its trained supernet).") from exc
+    modes = [str(m) for m in arrays.get("modes", [])]
+    need = ["index", *(f"{k}_{m}" for m in modes for k in ("correct", "loss"))]
+    missing = [k for k in need if k not in arrays]
+    n = len(arrays.get("index", []))
+    bad = [k for k in need[1:] if k in arrays and arrays[k].shape[0] != n]
+    if not modes or missing or bad:
+        raise DataError(f"scoring study {str(path)!r} is incomplete (modes {modes}, missing {missing}, wrong shape "
+                        f"{bad}); delete it and run the one-shot method again.")
+    return arrays
+
+
+def _tied_share(scores: np.ndarray) -> float:
+    """The share of architecture pairs whose scores are equal."""
+    _, counts = np.unique(scores, return_counts=True)
+    n = len(scores)
+    return float((counts * (counts - 1)).sum() / (n * (n - 1))) if n > 1 else float("nan")
+
+
+def scoring_rows(study: dict[str, np.ndarray], truth: np.ndarray, baselines: dict[str, np.ndarray], *,
+                 sizes: Sequence[int] | None = None, seed: int = 0, n_boot: int = 200) -> list[dict]:
+    """One row per (BN mode, score, number of validation images) and one per free baseline. ``truth`` and each
+    baseline are full table columns (indexed by ``study["index"]``); ``sizes``: numbers of validation images (each
+    at most the study's; default: 100, 250, 500, ... up to all). Kendall tau is tau-b with a percentile bootstrap CI
+    (``n_boot`` resamples from ``seed``; the same resamples for every row)."""
+    idx = study["index"]
+    t = np.asarray(truth, dtype=float)[idx]
+    modes = [str(m) for m in study["modes"]]
+    n_images = study[f"correct_{modes[0]}"].shape[1]
+    if sizes is None:
+        sizes = [k for k in (100, 250, 500, 1000, 2500, 5000, 10000) if k < n_images] + [n_images]
+    bad = [k for k in sizes if not 1 <= k <= n_images]
+    if bad:
+        raise DataError(f"validation image counts {bad} are outside 1..{n_images} (the study's images).")
+
+    def row(kind: str, scores: np.ndarray, **keys) -> dict:
+        kt = bootstrap_ci(kendall_tau, scores, t, rng=np.random.default_rng(seed), n_boot=n_boot)
+        return {"kind": kind, **keys, "n_archs": kt.n, "kendall_tau": kt.value, "kt_ci_low": kt.ci_low,
+                "kt_ci_high": kt.ci_high, "tied_pairs": _tied_share(scores)}
+
+    rows = []
+    for mode in modes:
+        correct, loss = study[f"correct_{mode}"], study[f"loss_{mode}"].astype(np.float64)
+        for k in sizes:
+            rows.append(row("supernet", 100.0 * correct[:, :k].mean(1), bn_mode=mode, score="accuracy", n_images=k))
+            rows.append(row("supernet", -loss[:, :k].mean(1), bn_mode=mode, score="loss", n_images=k))
+    for name, col in baselines.items():
+        rows.append(row("free", np.asarray(col, dtype=float)[idx], bn_mode="", score=name, n_images=0))
+    return rows
