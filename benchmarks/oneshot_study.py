@@ -13,6 +13,9 @@ scored again under each BN mode from the supernet as training left it, per image
 * ``results/oneshot_scoring.csv``: per run, BN mode, score (accuracy or minus the loss) and number of validation
   images, the Kendall tau against ``cifar10-valid/x-valid@200`` with its 95% bootstrap CI, and the share of tied
   pairs; beside it, the free baselines on the same architectures (``kind=free``).
+* ``results/oneshot_paired.csv``: every other cell against the first (``fairnas > spos``...): the difference of
+  their mean-over-seeds Kendall tau on the same 1,000 architectures, with a paired bootstrap CI over architectures
+  and seeds and a one-sided p-value (:func:`nasharness.metrics.baselines.paired_kt_difference`).
 * ``results/oneshot_curve.csv``: per run and probed epoch, the Kendall tau of the ranking probe (``track_archs``
   architectures), the training wall time and the forward-backward passes so far, and the final Kendall tau over the
   whole evaluation set.
@@ -33,6 +36,8 @@ STUDY_MODES = "recalibrate,train,running"
 SCORING_FIELDS = ["cell", "method", "seed", "budget", "overrides", "epochs", "passes", "train_wall_s", "kind",
                   "bn_mode", "score", "n_images", "n_archs", "kendall_tau", "kt_ci_low", "kt_ci_high", "tied_pairs",
                   "truth", "command"]
+PAIRED_FIELDS = ["cell_a", "cell_b", "seeds_a", "seeds_b", "passes_a", "passes_b", "epochs_a", "epochs_b", "n_archs",
+                 "kt_a", "kt_b", "difference", "ci_low", "ci_high", "p_not_greater", "verdict", "truth", "command"]
 CURVE_FIELDS = ["cell", "method", "seed", "budget", "overrides", "epoch", "passes", "train_wall_s", "probe_kt",
                 "probe_n", "final_kt", "final_kt_ci_low", "final_kt_ci_high", "final_n", "truth", "command"]
 
@@ -67,7 +72,10 @@ def fmt(v) -> str:
 
 
 def main(argv=None) -> int:
+    import numpy as np
+
     import nasharness as nh
+    from nasharness.metrics.baselines import paired_kt_difference
     from nasharness.plugins import get_benchmark
     from nasharness.weightsharing.scoring import load_study, scoring_rows
 
@@ -80,6 +88,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", default="runs/oneshot-study")
     ap.add_argument("--scoring", default=str(ROOT / "results" / "oneshot_scoring.csv"))
     ap.add_argument("--curve", default=str(ROOT / "results" / "oneshot_curve.csv"))
+    ap.add_argument("--paired", default=str(ROOT / "results" / "oneshot_paired.csv"))
     ap.add_argument("--resume", action="store_true", help="continue interrupted runs and keep finished ones")
     ap.add_argument("--data-dir", default=None)
     a = ap.parse_args(argv)
@@ -91,7 +100,8 @@ def main(argv=None) -> int:
     truth = bench.column(TRUTH)
     baselines = bench.free_baselines("cifar10")
 
-    scoring, curve = [], []
+    scoring, curve, paired = [], [], []
+    per_cell: dict[str, dict] = {}  # cell -> its runs' scores on the evaluation set, passes and epochs
     for spec in a.cell or ["spos"]:
         name, method, overrides = parse_cell(spec)
         overrides = {**common, **overrides, "study_bn_modes": STUDY_MODES}
@@ -112,6 +122,12 @@ def main(argv=None) -> int:
                     "epochs": int(costs["epochs"]), "passes": int(costs["steps"] * paths_per_step),
                     "train_wall_s": round(costs["supernet_train_all_epochs/wall_s"], 1), "truth": TRUTH,
                     "command": command}
+            evald = json.loads((run_dir / "eval_set_scores.json").read_text())["archs"]
+            cell = per_cell.setdefault(name, {"index": [r["index"] for r in evald], "scores": [], "passes": set(),
+                                              "epochs": set()})
+            cell["scores"].append([r["supernet_acc"] for r in evald])
+            cell["passes"].add(meta["passes"])
+            cell["epochs"].add(meta["epochs"])
             study = load_study(run_dir / "scoring_study.npz")
             for row in scoring_rows(study, truth, baselines, seed=seed):
                 scoring.append({**meta, **{k: fmt(v) for k, v in row.items()}})
@@ -130,6 +146,22 @@ def main(argv=None) -> int:
                               "final_kt_ci_high": fmt(final.get("ci_high")), "final_n": final["n"]})
             write_csv(Path(a.scoring), SCORING_FIELDS, scoring)  # after every run: nothing finished is lost
             write_csv(Path(a.curve), CURVE_FIELDS, curve)
+    names = list(per_cell)
+    for other in names[1:]:
+        ref, cell = per_cell[names[0]], per_cell[other]
+        if cell["index"] != ref["index"]:
+            raise SystemExit(f"{other} and {names[0]} scored different architectures; use the same n_archs.")
+        res = paired_kt_difference(cell["scores"], ref["scores"], truth[np.array(ref["index"])],
+                                   rng=np.random.default_rng(0), n_boot=1000)
+        paired.append({"cell_a": other, "cell_b": names[0], "seeds_a": res["seeds_a"], "seeds_b": res["seeds_b"],
+                       "passes_a": "/".join(map(str, sorted(cell["passes"]))),
+                       "passes_b": "/".join(map(str, sorted(ref["passes"]))),
+                       "epochs_a": "/".join(map(str, sorted(cell["epochs"]))),
+                       "epochs_b": "/".join(map(str, sorted(ref["epochs"]))), "n_archs": res["n_archs"],
+                       **{k: fmt(res[k]) for k in ("kt_a", "kt_b", "difference", "ci_low", "ci_high",
+                                                   "p_not_greater", "verdict")}, "truth": TRUTH, "command": command})
+    if paired:
+        write_csv(Path(a.paired), PAIRED_FIELDS, paired)
     return 0
 
 

@@ -72,3 +72,48 @@ def free_baseline_report(scores, truth, baselines: dict[str, np.ndarray], *, rng
                      "spearman": {"value": spearman(sk, tk).value - out["free"][best]["spearman"]["value"], "n": n,
                                   "vs": best}}
     return out
+
+
+def paired_kt_difference(scores_a, scores_b, truth, *, rng: np.random.Generator, n_boot: int = 1000,
+                         level: float = 0.95) -> dict:
+    """Does method A rank better than method B on the same architectures? ``scores_a`` / ``scores_b``: one row of
+    scores per seed ([seeds, archs], the same architectures in the same order), ``truth``: [archs]. The difference
+    is mean-over-seeds Kendall tau of A minus that of B; its percentile bootstrap CI resamples the architectures
+    (the same draw for both methods, so the noise of the architecture sample cancels) and, independently, the seeds
+    of each method (so seed-to-seed variation counts). ``p_not_greater``: the share of resamples where A does not
+    beat B (a one-sided bootstrap p-value for "A > B"). ``verdict``: ``A > B`` / ``A < B`` when the CI excludes 0,
+    else ``no difference shown``."""
+    a = np.atleast_2d(np.asarray(scores_a, np.float64))
+    b = np.atleast_2d(np.asarray(scores_b, np.float64))
+    t = np.asarray(truth, np.float64).ravel()
+    if a.shape[1] != t.size or b.shape[1] != t.size:
+        raise ValueError(f"scores {a.shape} / {b.shape} do not match {t.size} architectures")
+    keep = np.isfinite(t) & np.isfinite(a).all(0) & np.isfinite(b).all(0)
+    a, b, t = a[:, keep], b[:, keep], t[keep]
+    n = t.size
+
+    def mean_kt(m: np.ndarray, idx: np.ndarray) -> float:
+        return float(np.mean([_tau_b(row[idx], t[idx]) for row in m]))
+
+    every = np.arange(n)
+    point = mean_kt(a, every) - mean_kt(b, every)
+    out = {"difference": point, "kt_a": mean_kt(a, every), "kt_b": mean_kt(b, every), "n_archs": int(n),
+           "seeds_a": int(a.shape[0]), "seeds_b": int(b.shape[0]), "n_boot": int(n_boot), "level": level,
+           "ci_low": None, "ci_high": None, "p_not_greater": None, "verdict": "undecided"}
+    if n < 3 or n_boot < 1:
+        return out
+    diffs = []
+    for _ in range(int(n_boot)):
+        idx = rng.integers(0, n, n)
+        sa = a[rng.integers(0, a.shape[0], a.shape[0])]
+        sb = b[rng.integers(0, b.shape[0], b.shape[0])]
+        d = mean_kt(sa, idx) - mean_kt(sb, idx)
+        if np.isfinite(d):
+            diffs.append(d)
+    if not diffs:
+        return out
+    diffs_arr = np.array(diffs)
+    lo, hi = np.quantile(diffs_arr, [(1 - level) / 2, 1 - (1 - level) / 2])
+    out.update(ci_low=float(lo), ci_high=float(hi), p_not_greater=float((diffs_arr <= 0).mean()),
+               verdict="A > B" if lo > 0 else "A < B" if hi < 0 else "no difference shown")
+    return out

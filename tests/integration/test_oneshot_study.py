@@ -94,18 +94,23 @@ def test_study_settings_are_checked():
 
 
 def test_the_study_script_writes_both_tables_and_resumes(tmp_path):
-    scoring, curve = tmp_path / "scoring.csv", tmp_path / "curve.csv"
-    argv = ["--budget", "ci", "--seeds", "0", "--cell", "spos", *sum((["--set", f"{k}={v}"] for k, v in TINY.items()),
-                                                                     []),
-            "--runs", str(tmp_path / "runs"), "--scoring", str(scoring), "--curve", str(curve)]
+    scoring, curve, paired = tmp_path / "scoring.csv", tmp_path / "curve.csv", tmp_path / "paired.csv"
+    sets = sum((["--set", f"{k}={v}"] for k, v in TINY.items()), [])
+    argv = ["--budget", "ci", "--seeds", "0", "--cell", "spos", "--cell", "fairnas", *sets, "--runs",
+            str(tmp_path / "runs"), "--scoring", str(scoring), "--curve", str(curve), "--paired", str(paired)]
     main = runpy.run_path(str(ROOT / "benchmarks" / "oneshot_study.py"))["main"]
     assert main(argv) == 0
     rows = list(csv.DictReader(open(scoring)))
     assert {r["bn_mode"] for r in rows} == {"recalibrate", "train", "running", ""}
     assert {r["kind"] for r in rows} == {"supernet", "free"}
-    assert all(int(r["passes"]) == 39 for r in rows)  # 5,000 images / 128, 1 path
+    # 5,000 images / 128 a step, 1 path (SPOS) or 5 (FairNAS) a step
+    assert {r["cell"]: int(r["passes"]) for r in rows} == {"spos": 39, "fairnas": 195}
     points = list(csv.DictReader(open(curve)))
-    assert [int(p["epoch"]) for p in points] == [1] and int(points[0]["probe_n"]) == 6
+    assert [int(p["epoch"]) for p in points] == [1, 1] and int(points[0]["probe_n"]) == 6
+    (pair,) = list(csv.DictReader(open(paired)))
+    assert (pair["cell_a"], pair["cell_b"], pair["passes_a"], pair["passes_b"]) == ("fairnas", "spos", "195", "39")
+    assert float(pair["difference"]) == pytest.approx(float(pair["kt_a"]) - float(pair["kt_b"]), abs=2e-4)
+    assert float(pair["ci_low"]) <= float(pair["difference"]) <= float(pair["ci_high"])
     before = scoring.read_text()
     run_dirs = sorted((tmp_path / "runs").rglob("result.json"))
     assert main([*argv, "--resume"]) == 0  # a finished run is reused, not trained again
