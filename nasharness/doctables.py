@@ -407,6 +407,81 @@ def _perf_zc(rows: list[Row]) -> str:
     return caption(lead) + markdown_table(cols, rows)
 
 
+def _kt_ci(r: Row, value="kendall_tau", low="kt_ci_low", high="kt_ci_high") -> str:
+    if r.get(low) in (None, ""):
+        return fixed(r[value], 3)
+    return f"{fixed(r[value], 3)} [{fixed(r[low], 3)}, {fixed(r[high], 3)}]"
+
+
+def _scoring_columns(by: dict, sizes: list[int]) -> list[Column]:
+    def at(n):
+        return lambda k: _kt_ci(by[(*k, n)]) if (*k, n) in by else DASH
+    return [Column("BN mode", lambda k: code(k[0]), right=False), Column("score", lambda k: text(k[1]), right=False),
+            *(Column(f"{count(n)} images", at(n)) for n in sizes),
+            Column(f"tied pairs at {count(sizes[0])}",
+                   lambda k: f"{100 * _num(by[(*k, sizes[0])]['tied_pairs']):.1f}%")]
+
+
+def _oneshot_scoring(rows: list[Row]) -> str:
+    """Per trained supernet (cell x seed): one row per BN mode x score, one column per number of validation images
+    (Kendall tau with its CI), the tied pairs at the fewest images; then the free baselines on the same archs."""
+    _require(rows, ("cell", "seed", "epochs", "passes", "kind", "bn_mode", "score", "n_images", "n_archs",
+                    "kendall_tau", "kt_ci_low", "kt_ci_high", "tied_pairs", "truth", "budget"),
+             "results/oneshot_scoring.csv")
+    out = []
+    for run in dict.fromkeys((r["cell"], r["seed"]) for r in rows):
+        mine = [r for r in rows if (r["cell"], r["seed"]) == run]
+        sup = [r for r in mine if r["kind"] == "supernet"]
+        sizes = sorted({int(r["n_images"]) for r in sup})
+        by = {(r["bn_mode"], r["score"], int(r["n_images"])): r for r in sup}
+        keys = list(dict.fromkeys((r["bn_mode"], r["score"]) for r in sup))
+        cols = _scoring_columns(by, sizes)
+        r0 = mine[0]
+        free = "; ".join(f"{r['score']} {_kt_ci(r)}" for r in mine if r["kind"] == "free")
+        lead = (f"`{r0['cell']}`, seed {r0['seed']}, budget `{r0['budget']}`: {r0['epochs']} epochs, "
+                f"{count(r0['passes'])} forward-backward passes; Kendall tau [95% bootstrap CI] of "
+                f"{count(r0['n_archs'])} architectures against `{r0['truth']}`, all from the same trained supernet. "
+                f"Free baselines on the same architectures: {free}.")
+        out.append(caption(lead) + markdown_table(cols, keys))
+    return "\n".join(out)
+
+
+def _final_kt(r: Row) -> str:
+    return f"{_kt_ci(r, 'final_kt', 'final_kt_ci_low', 'final_kt_ci_high')} ({count(r['final_n'])})"
+
+
+def _oneshot_curve(rows: list[Row]) -> str:
+    _require(rows, ("cell", "seed", "epoch", "passes", "train_wall_s", "probe_kt", "probe_n", "final_kt",
+                    "final_kt_ci_low", "final_kt_ci_high", "final_n", "truth"), "results/oneshot_curve.csv")
+    cols = [Column("cell", lambda r: code(r["cell"]), right=False), Column("seed", lambda r: r["seed"]),
+            Column("epoch", lambda r: r["epoch"]), Column("passes", lambda r: count(r["passes"])),
+            Column("training wall (min)", lambda r: fixed(_num(r["train_wall_s"]) / 60, 1)),
+            Column("probe Kendall tau (n)", lambda r: f"{fixed(r['probe_kt'], 3)} ({r['probe_n']})"),
+            Column("final Kendall tau [95% CI] (n)", _final_kt)]
+    truth = rows[0]["truth"]
+    lead = (f"From `results/oneshot_curve.csv` (`benchmarks/oneshot_study.py`): the ranking probe's Kendall tau "
+            f"against `{truth}` during training (a fixed subset of the evaluation set), the training wall time so far "
+            f"(2 CPU cores) and the forward-backward passes so far; the last column is the "
+            f"finished run's Kendall tau over the whole evaluation set:")
+    return caption(lead) + markdown_table(cols, rows)
+
+
+def _oneshot_paired(rows: list[Row]) -> str:
+    _require(rows, ("cell_a", "cell_b", "seeds_a", "seeds_b", "passes_a", "passes_b", "n_archs", "kt_a", "kt_b",
+                    "difference", "ci_low", "ci_high", "p_not_greater", "verdict"), "results/oneshot_paired.csv")
+    cols = [Column("A vs B", lambda r: f"`{r['cell_a']}` vs `{r['cell_b']}`", right=False),
+            Column("seeds", lambda r: f"{r['seeds_a']} / {r['seeds_b']}"),
+            Column("passes", lambda r: f"{count(r['passes_a'])} / {count(r['passes_b'])}"),
+            Column("Kendall tau A / B", lambda r: f"{fixed(r['kt_a'], 3)} / {fixed(r['kt_b'], 3)}"),
+            Column("A − B [95% CI]", lambda r: _kt_ci(r, "difference", "ci_low", "ci_high")),
+            Column("p (A ≤ B)", lambda r: fixed(r["p_not_greater"], 3)),
+            Column("verdict", lambda r: text(r["verdict"]), right=False)]
+    lead = (f"From `results/oneshot_paired.csv`: mean-over-seeds Kendall tau on the same "
+            f"{count(rows[0]['n_archs'])} architectures; the CI and the one-sided p-value come from a paired "
+            f"bootstrap over architectures and seeds:")
+    return caption(lead) + markdown_table(cols, rows)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The registry of blocks
 
@@ -450,6 +525,10 @@ BLOCKS: dict[str, Block] = {
     "perf-zc": Block("results/perf_zc.csv", _perf_zc, "benchmarks/perf_zc.py"),
     "zc-predictors": Block("results/zc_predictors.csv", _zc_predictors,
                            "renas / predictor-mse with and without zero-cost features, 0.1%, 1%, 10% training sets"),
+    "oneshot-scoring": Block("results/oneshot_scoring.csv", _oneshot_scoring,
+                             "the scoring choices (BN mode, accuracy or loss, validation images) per supernet"),
+    "oneshot-curve": Block("results/oneshot_curve.csv", _oneshot_curve, "one-shot Kendall tau vs training cost"),
+    "oneshot-paired": Block("results/oneshot_paired.csv", _oneshot_paired, "fairnas / scarlet against spos"),
     "perf-tabular": Block("results/perf_tabular.csv", _perf_tabular, "benchmarks/perf_tabular.py"),
     "perf-supernet": Block("results/perf_supernet.csv", _perf_supernet, "benchmarks/perf_supernet.py"),
     "perf-predictor": Block("results/perf_predictor.csv", _perf_predictor, "benchmarks/perf_predictor.py"),
