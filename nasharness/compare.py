@@ -30,12 +30,15 @@ METRICS = [
     ("sim_train_s", -1, "simulated train (s)"),
     ("peak_mem_mb", -1, "peak mem (MB)"),
     ("skip_connects", -1, "skips in derived cell"),
+    # the supernet's mean training loss over its last epoch (methods that train one): deterministic per seed, so
+    # unlike a ci-budget ranking it moves only when training changes
+    ("train_loss", -1, "supernet train loss"),
     # the free baselines on the same architectures and truth (metrics/baselines.py)
     ("best_free_kt", +1, "best free KT"),
     ("margin_kt", +1, "KT margin over free"),
 ]
 #: Columns a comparison CSV may lack (written before they existed); read as NaN.
-OPTIONAL = {"skip_connects", "best_free_kt", "margin_kt"}
+OPTIONAL = {"skip_connects", "best_free_kt", "margin_kt", "train_loss"}
 #: Counts over a row's seeds, written to every format and read as 0 from a CSV written before them (the old reader
 #: ignores them): ``degenerate``, the runs whose scores could not rank (all equal or non-finite:
 #: ``ranking/degenerate``).
@@ -59,7 +62,8 @@ def _record(meta: dict, final: str, truths: list[str], value, source: str, env: 
         "chosen_acc": value(f"chosen/{final}"), "search_wall_s": value("cost/search/wall_s"),
         "total_wall_s": value("cost/total/wall_s"), "sim_train_s": value("cost/simulated_train_s"),
         "peak_mem_mb": value("cost/peak_mem_mb"), "skip_connects": value("search/derived/skip_connects"),
-        "degenerate": value("ranking/degenerate"), "source": source, "env": env,
+        "train_loss": value("train/final_loss"), "degenerate": value("ranking/degenerate"), "source": source,
+        "env": env,
         "best_free_kt": value(f"free/{t}/best/kendall_tau"), "margin_kt": value(f"margin/{t}/kendall_tau"),
         "beats_free": value(f"margin/{t}/beats_free") if math.isfinite(value(f"margin/{t}/beats_free")) else math.nan,
         **{f"{m}_ci_{end}": value(f"rank/{t}/{m}/ci_{end}") for m in CI_METRICS for end in ("low", "high")},

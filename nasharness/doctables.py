@@ -206,7 +206,7 @@ def _environment(rows: list[Row]) -> str:
 
 #: Decimals per ci.csv quantity (``nasharness compare``'s, and the hand tables' before them).
 CI_DIGITS = {"kendall_tau": 3, "spearman": 3, "precision@10": 2, "regret": 2, "chosen_acc": 2, "search_wall_s": 1,
-             "peak_mem_mb": 0, "skip_connects": 1}
+             "peak_mem_mb": 0, "skip_connects": 1, "train_loss": 3}
 
 
 def _ci_stat(col: str, header: str) -> Column:
@@ -237,6 +237,7 @@ CI_COLUMNS = {
     "sim_train": Column("simulated training (GPU-h)", _gpu_hours),
     "peak_mem_mb": _ci_stat("peak_mem_mb", "peak mem (MB)"),
     "skip_connects": _ci_stat("skip_connects", "skips in derived cell"),
+    "train_loss": _ci_stat("train_loss", "supernet train loss"),
 }
 CI_CAPTION = ("From `results/ci.csv`, the `ci` suite's committed baseline: mean ± std over seeds (std with ddof 1); "
               "– where a quantity does not apply.")
@@ -503,11 +504,11 @@ BLOCKS: dict[str, Block] = {
         "every row of the ci suite's baseline"),
     "ci-oneshot-201": Block("results/ci.csv", ci_table(
         ["method", "truth", "seeds", "archs", "kendall_tau", "spearman", "precision@10", "regret", "chosen_acc",
-         "search_wall_s", "peak_mem_mb"], method=_ONESHOT, bench=("201",)),
+         "train_loss", "search_wall_s", "peak_mem_mb"], method=_ONESHOT, bench=("201",)),
         "spos, fairnas, scarlet on NAS-Bench-201"),
     "ci-oneshot-101": Block("results/ci.csv", ci_table(
         ["method", "truth", "seeds", "archs", "kendall_tau", "spearman", "precision@10", "regret", "chosen_acc",
-         "search_wall_s", "sim_train", "peak_mem_mb"], method=(*_ONESHOT, "random"), bench=("101",)),
+         "train_loss", "search_wall_s", "sim_train", "peak_mem_mb"], method=(*_ONESHOT, "random"), bench=("101",)),
         "spos, fairnas, scarlet and the random baseline on NAS-Bench-101"),
     "ci-differentiable": Block("results/ci.csv", ci_table(
         ["method", "bench", "truth", "seeds", "archs", "kendall_tau", "spearman", "precision@10", "regret",

@@ -20,9 +20,9 @@ from .pipeline import cifar_images
 CI_EVAL = EvalConfig(n_archs=100, calib_batches=4, calib_batch_size=64, eval_batch_size=64, population=10,
                      sample_size=3, cycles=20, track_every=2, track_archs=20)
 #: ``cpu``: the whole committed 1,000-arch evaluation set, BN recalibrated on 256 images, scored on 1,000 x-valid
-#: images; the ranking probe every 5 epochs on 100 of those archs.
+#: images; the ranking probe every 10 epochs on 100 of those archs.
 CPU_EVAL = EvalConfig(n_archs=1000, calib_batches=4, calib_batch_size=64, eval_batch_size=250, population=20,
-                      sample_size=5, cycles=100, track_every=5, track_archs=100)
+                      sample_size=5, cycles=100, track_every=10, track_archs=100)
 PAPER_EVAL = EvalConfig(n_archs=1000, calib_batches=10, calib_batch_size=256, eval_batch_size=1000, population=50,
                         sample_size=10, cycles=450, track_every=25, track_archs=100)
 

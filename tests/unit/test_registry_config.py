@@ -45,7 +45,7 @@ def test_builtin_plugins():
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
-        ({"budget": "huge"}, "unknown budget 'huge'; valid: ci, paper"),
+        ({"budget": "huge"}, "unknown budget 'huge'; valid: ci, cpu, paper"),
         ({"seed": -1}, "seed must be"),
         ({"seed": True}, "seed must be"),
         ({"max_archs": 0}, "max_archs must be"),

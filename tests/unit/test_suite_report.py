@@ -135,3 +135,17 @@ def test_regression_verdicts():
 
 def test_config_error_is_a_user_error():
     assert issubclass(ConfigError, Exception) and ConfigError("x").exit_code == 2
+
+
+def test_the_supernet_training_loss_catches_a_training_change_that_the_ranking_noise_hides():
+    """At the ci budget a one-shot ranking moves by up to 0.1 between environments, so a real change hides in it;
+    the final training loss is deterministic per seed and moves by at most 0.031 between environments."""
+    def rec(seed, kt, loss, env):
+        return {**_rec("spos", seed, kt, env=env), "train_loss": loss}
+    base = aggregate([rec(0, -0.16, 1.942, "env-a"), rec(1, -0.27, 1.934, "env-a")])
+    other_machine = aggregate([rec(0, -0.21, 1.961, "env-b"), rec(1, -0.33, 1.915, "env-b")])  # measured spreads
+    broken = aggregate([rec(0, -0.12, 2.05, "env-b"), rec(1, -0.30, 2.07, "env-b")])  # e.g. a schedule bug
+    assert not failed(compare_to_baseline(base, other_machine))
+    verdict = {r.metric: r.verdict for r in compare_to_baseline(base, broken)}
+    assert verdict["train_loss"] == "REGRESSED" and verdict["kendall_tau"] == "ok"
+    assert band("train_loss", 1.94, 0.0, 0.0) == 0.05
