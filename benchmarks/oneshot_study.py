@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import sys
@@ -75,6 +76,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     import nasharness as nh
+    from nasharness.api import resumable_run_dir
     from nasharness.metrics.baselines import paired_kt_difference
     from nasharness.plugins import get_benchmark
     from nasharness.weightsharing.scoring import load_study, scoring_rows
@@ -110,9 +112,11 @@ def main(argv=None) -> int:
             run_dir = finished_run(runs) if a.resume else None
             if run_dir is None:
                 print(f"running {method} seed {seed} ({overrides})", flush=True)
-                r = nh.run(nh.RunConfig(method=method, bench="201", budget=a.budget, seed=seed, tracking=False,
-                                        out_dir=str(runs), overrides=overrides, resume=a.resume, quiet=True,
-                                        data_dir=a.data_dir))
+                config = nh.RunConfig(method=method, bench="201", budget=a.budget, seed=seed, tracking=False,
+                                      out_dir=str(runs), overrides=overrides, quiet=True, data_dir=a.data_dir)
+                # --resume continues an interrupted run of this cell from its last checkpoint, else starts it
+                resume = a.resume and resumable_run_dir(config) is not None
+                r = nh.run(dataclasses.replace(config, resume=resume))
                 run_dir = Path(r.run_dir)
             result = json.loads((run_dir / "result.json").read_text())
             costs, traj = result["costs"], result["trajectory"]
