@@ -207,17 +207,22 @@ def test_inference_bn_folding_is_the_same_function():
     assert torch.allclose(plain, folded, atol=1e-5)
 
 
+def _tiny_supernet_and_images(seed: int, n_valid: int):
+    """A C=4, N=1 supernet (torch seed 0) and random calibration (64) / validation images."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(seed)
+
+    def images(n):
+        return GPUBatches(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n),
+                          torch.device("cpu"))
+    return NB201Supernet(4, 1, 10), images(64), images(n_valid)
+
+
 def test_inherited_accuracy_does_not_depend_on_evaluation_order():
     """Why the one-shot pipeline may memoize scores: BN is re-estimated per arch, so history does not matter."""
     from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator
 
-    torch.manual_seed(0)
-    sup = NB201Supernet(4, 1, 10)
-    rng = np.random.default_rng(0)
-    calib = GPUBatches(rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64),
-                       torch.device("cpu"))
-    valid = GPUBatches(rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64),
-                       torch.device("cpu"))
+    sup, calib, valid = _tiny_supernet_and_images(0, 64)
     ev = InheritedEvaluator(sup, calib, valid, EvalConfig(calib_batches=2, calib_batch_size=32, eval_batch_size=32))
     a, b = arch_to_path(ARCH), arch_to_path(space.ALL_NONE)
     first = ev.accuracy(a)
@@ -252,13 +257,7 @@ def test_per_image_scores_and_the_loss_score():
     from nasharness.errors import ConfigError
     from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator
 
-    torch.manual_seed(0)
-    sup = NB201Supernet(4, 1, 10)
-    rng = np.random.default_rng(1)
-    calib = GPUBatches(rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64),
-                       torch.device("cpu"))
-    valid = GPUBatches(rng.integers(0, 256, (48, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 48),
-                       torch.device("cpu"))
+    sup, calib, valid = _tiny_supernet_and_images(1, 48)
     path = arch_to_path(ARCH)
     for bn in ("recalibrate", "train", "running"):
         cfg = EvalConfig(calib_batches=2, calib_batch_size=32, eval_batch_size=16, bn_mode=bn)
