@@ -94,9 +94,8 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true", help="continue interrupted runs and keep finished ones")
     ap.add_argument("--data-dir", default=None)
     a = ap.parse_args(argv)
-    # the command that produces these numbers (--resume only continues it)
-    command = "python benchmarks/oneshot_study.py " + " ".join(
-        x for x in (argv if argv is not None else sys.argv[1:]) if x != "--resume")
+    args = argv if argv is not None else sys.argv[1:]
+    command = "python benchmarks/oneshot_study.py " + " ".join(_numbers_args(args))
     common = dict(kv.split("=", 1) for kv in a.common)
     bench = get_benchmark("201", a.data_dir)
     truth = bench.column(TRUTH)
@@ -167,6 +166,20 @@ def main(argv=None) -> int:
     if paired:
         write_csv(Path(a.paired), PAIRED_FIELDS, paired)
     return 0
+
+
+def _numbers_args(argv: list[str]) -> list[str]:
+    """The options that make the numbers (the command recorded beside them): without --resume, which only continues
+    the same study, and without where the tables and runs are written."""
+    out, skip = [], False
+    for x in argv:
+        if skip:
+            skip = False
+        elif x in ("--scoring", "--curve", "--paired", "--runs"):
+            skip = True
+        elif x != "--resume" and not x.startswith(("--scoring=", "--curve=", "--paired=", "--runs=")):
+            out.append(x)
+    return out
 
 
 def _batch(result: dict) -> int:
