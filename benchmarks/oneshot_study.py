@@ -13,9 +13,10 @@ scored again under each BN mode from the supernet as training left it, per image
 * ``results/oneshot_scoring.csv``: per run, BN mode, score (accuracy or minus the loss) and number of validation
   images, the Kendall tau against ``cifar10-valid/x-valid@200`` with its 95% bootstrap CI, and the share of tied
   pairs; beside it, the free baselines on the same architectures (``kind=free``).
-* ``results/oneshot_paired.csv``: every other cell against the first (``fairnas > spos``...): the difference of
-  their mean-over-seeds Kendall tau on the same 1,000 architectures, with a paired bootstrap CI over architectures
-  and seeds and a one-sided p-value (:func:`nasharness.metrics.baselines.paired_kt_difference`).
+* ``results/oneshot_paired.csv``: every other cell against the first (``fairnas > spos``...), and every cell against
+  the parameter count: the difference of their mean-over-seeds Kendall tau on the same 1,000 architectures, with a
+  paired bootstrap CI over architectures and seeds and a one-sided p-value
+  (:func:`nasharness.metrics.baselines.paired_kt_difference`).
 * ``results/oneshot_curve.csv``: per run and probed epoch, the Kendall tau of the ranking probe (``track_archs``
   architectures), the training wall time and the forward-backward passes so far, and the final Kendall tau over the
   whole evaluation set.
@@ -150,21 +151,28 @@ def main(argv=None) -> int:
             write_csv(Path(a.scoring), SCORING_FIELDS, scoring)  # after every run: nothing finished is lost
             write_csv(Path(a.curve), CURVE_FIELDS, curve)
     names = list(per_cell)
+
+    def joined(values) -> str:
+        return "/".join(map(str, sorted(values)))
+
+    def pair(a_name: str, a: dict, b_name: str, b_scores, b_passes: str, b_epochs: str, idx) -> dict:
+        res = paired_kt_difference(a["scores"], b_scores, truth[idx], rng=np.random.default_rng(0), n_boot=1000)
+        return {"cell_a": a_name, "cell_b": b_name, "seeds_a": res["seeds_a"], "seeds_b": res["seeds_b"],
+                "passes_a": joined(a["passes"]), "passes_b": b_passes, "epochs_a": joined(a["epochs"]),
+                "epochs_b": b_epochs, "n_archs": res["n_archs"],
+                **{k: fmt(res[k]) for k in ("kt_a", "kt_b", "difference", "ci_low", "ci_high", "p_not_greater",
+                                            "verdict")}, "truth": TRUTH, "command": command}
+
     for other in names[1:]:
         ref, cell = per_cell[names[0]], per_cell[other]
         if cell["index"] != ref["index"]:
             raise SystemExit(f"{other} and {names[0]} scored different architectures; use the same n_archs.")
-        res = paired_kt_difference(cell["scores"], ref["scores"], truth[np.array(ref["index"])],
-                                   rng=np.random.default_rng(0), n_boot=1000)
-        paired.append({"cell_a": other, "cell_b": names[0], "seeds_a": res["seeds_a"], "seeds_b": res["seeds_b"],
-                       "passes_a": "/".join(map(str, sorted(cell["passes"]))),
-                       "passes_b": "/".join(map(str, sorted(ref["passes"]))),
-                       "epochs_a": "/".join(map(str, sorted(cell["epochs"]))),
-                       "epochs_b": "/".join(map(str, sorted(ref["epochs"]))), "n_archs": res["n_archs"],
-                       **{k: fmt(res[k]) for k in ("kt_a", "kt_b", "difference", "ci_low", "ci_high",
-                                                   "p_not_greater", "verdict")}, "truth": TRUTH, "command": command})
-    if paired:
-        write_csv(Path(a.paired), PAIRED_FIELDS, paired)
+        paired.append(pair(other, cell, names[0], ref["scores"], joined(ref["passes"]), joined(ref["epochs"]),
+                           np.array(ref["index"])))
+    for name in names:  # every cell against the parameter count on the same architectures (free: no training)
+        idx = np.array(per_cell[name]["index"])
+        paired.append(pair(name, per_cell[name], "params (free)", [baselines["params"][idx]], "0", "0", idx))
+    write_csv(Path(a.paired), PAIRED_FIELDS, paired)
     return 0
 
 

@@ -13,6 +13,7 @@ import pytest
 
 import nasharness as nh
 from nasharness.errors import ConfigError, UserError
+from nasharness.metrics.ranking import kendall_tau
 from nasharness.weightsharing.scoring import load_study, scoring_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,8 +108,15 @@ def test_the_study_script_writes_both_tables_and_resumes(tmp_path):
     assert {r["cell"]: int(r["passes"]) for r in rows} == {"spos": 39, "fairnas": 195}
     points = list(csv.DictReader(open(curve)))
     assert [int(p["epoch"]) for p in points] == [1, 1] and int(points[0]["probe_n"]) == 6
-    (pair,) = list(csv.DictReader(open(paired)))
+    pair, *free = list(csv.DictReader(open(paired)))
     assert (pair["cell_a"], pair["cell_b"], pair["passes_a"], pair["passes_b"]) == ("fairnas", "spos", "195", "39")
+    assert [(f["cell_a"], f["cell_b"]) for f in free] == [("spos", "params (free)"), ("fairnas", "params (free)")]
+    bench = nh.get_benchmark("201")
+    scored = json.loads(next((tmp_path / "runs").rglob("eval_set_scores.json")).read_text())["archs"]
+    idx = [r["index"] for r in scored]
+    kt_params = kendall_tau(bench.free_baselines("cifar10")["params"][idx],
+                            bench.column("cifar10-valid/x-valid@200")[idx])
+    assert float(free[0]["kt_b"]) == pytest.approx(kt_params.value, abs=1e-4)
     assert float(pair["difference"]) == pytest.approx(float(pair["kt_a"]) - float(pair["kt_b"]), abs=2e-4)
     assert float(pair["ci_low"]) <= float(pair["difference"]) <= float(pair["ci_high"])
     before = scoring.read_text()
