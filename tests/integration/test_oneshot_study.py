@@ -94,6 +94,7 @@ def test_study_settings_are_checked():
         nh.run(nh.RunConfig(method="spos", bench="101", budget="cpu", tracking=False))
 
 
+@pytest.mark.slow  # two supernet runs (one of them FairNAS) and the tables; the library parts are tested above
 def test_the_study_script_writes_both_tables_and_resumes(tmp_path):
     scoring, curve, paired = tmp_path / "scoring.csv", tmp_path / "curve.csv", tmp_path / "paired.csv"
     sets = sum((["--set", f"{k}={v}"] for k, v in TINY.items()), [])

@@ -129,11 +129,11 @@ def test_ci_table_formatting(tmp_path):
     ]) + "\n")
     assert dt.render("ci-oneshot-201", tmp_path).split("\n\n", 1)[1] == (
         "| method | truth | seeds | archs ranked (n) | Kendall tau | Spearman | P@10 | regret (pp) | chosen acc (%) "
-        "| search wall (s) | peak mem (MB) |\n"
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "| supernet train loss | search wall (s) | peak mem (MB) |\n"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         "| `spos` | `cifar10/ori-test@200` | 0, 1 | 15,625 | -0.246 ± 0.096 | -0.366 ± 0.135 | 0.00 ± 0.00 "
-        "| 5.36 ± 1.42 | 89.02 ± 1.42 | 54.0 ± 0.4 | 2,304 ± 1 |\n"
-        "| `scarlet` | `cifar10/ori-test@200` | 0 | 100 | 0.123 | 0.500 | 0.10 | 7.50 | 86.87 | 148.6 | 2,302 |\n")
+        "| 5.36 ± 1.42 | 89.02 ± 1.42 | – | 54.0 ± 0.4 | 2,304 ± 1 |\n"  # a baseline without the loss column: a dash
+        "| `scarlet` | `cifar10/ori-test@200` | 0 | 100 | 0.123 | 0.500 | 0.10 | 7.50 | 86.87 | – | 148.6 | 2,302 |\n")
     lead, table = dt.render("ci-oneshot-201", tmp_path).split("\n\n", 1)
     assert lead.startswith("From `results/ci.csv`") and "mean ± std over seeds" in lead
     assert all(len(line) <= 120 for line in lead.splitlines())
