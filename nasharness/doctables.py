@@ -355,6 +355,12 @@ def _zc_study(rows: list[Row]) -> str:
     return caption(lead) + markdown_table(cols, rows)
 
 
+def _kt_ci(r: Row, value="kendall_tau", low="kt_ci_low", high="kt_ci_high") -> str:
+    if r.get(low) in (None, ""):
+        return fixed(r[value], 3)
+    return f"{fixed(r[value], 3)} [{fixed(r[low], 3)}, {fixed(r[high], 3)}]"
+
+
 def _zc_predictors(rows: list[Row]) -> str:
     """One row per benchmark x predictor x training share: Kendall tau over the architectures not trained on, without
     and with every zero-cost proxy as a feature, and the difference."""
@@ -365,10 +371,7 @@ def _zc_predictors(rows: list[Row]) -> str:
 
     def kt(k, features):
         r = by.get((*k, features))
-        if r is None:
-            return DASH
-        low, high = fixed(r["kendall_tau_ci_low"], 3), fixed(r["kendall_tau_ci_high"], 3)
-        return f"{fixed(r['kendall_tau'], 3)} [{low}, {high}]"
+        return DASH if r is None else _kt_ci(r, "kendall_tau", "kendall_tau_ci_low", "kendall_tau_ci_high")
 
     def delta(k):
         a, b = by.get((*k, "none")), by.get((*k, "all"))
@@ -406,12 +409,6 @@ def _perf_zc(rows: list[Row]) -> str:
     lead = (f"From `results/perf_zc.csv` (`benchmarks/perf_zc.py`: {count(r0['n_archs'])} random {r0['network']} "
             f"networks, batch {r0['batch_size']}, {r0['threads']} thread(s); {_environment(rows)}):")
     return caption(lead) + markdown_table(cols, rows)
-
-
-def _kt_ci(r: Row, value="kendall_tau", low="kt_ci_low", high="kt_ci_high") -> str:
-    if r.get(low) in (None, ""):
-        return fixed(r[value], 3)
-    return f"{fixed(r[value], 3)} [{fixed(r[low], 3)}, {fixed(r[high], 3)}]"
 
 
 def _scoring_columns(by: dict, sizes: list[int]) -> list[Column]:

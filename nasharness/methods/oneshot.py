@@ -234,4 +234,3 @@ class OneShotMethod:
                     w.writerow([h, n, c, int(space.bench.row_of(h) is not None)])
         atomic_write(path, write)
         return path
-

@@ -190,7 +190,7 @@ class InheritedEvaluator:
         """The configured score of ``path`` (higher is better): accuracy (%) or minus the mean cross-entropy."""
         if self.config.score == "accuracy":
             return self.accuracy(path)
-        return -float(self.per_image(path)[1].mean())
+        return self.score_of(*self.per_image(path))
 
     def bn_state(self) -> dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """A copy of every BatchNorm's running statistics (to put back with :meth:`load_bn_state`)."""
