@@ -29,6 +29,8 @@ from ..errors import ConfigError
 from .trainer import GPUBatches
 
 BN_MODES = ("recalibrate", "train", "running")
+#: Seed of the fixed order in which the validation images are scored (the same for every run and architecture).
+IMAGE_ORDER_SEED = 0
 SCORES = ("accuracy", "loss")
 
 
@@ -122,7 +124,12 @@ class InheritedEvaluator:
             # Pre-normalized once: the same calibration and validation tensors serve every architecture.
             idx = torch.arange(n_cal, device=calib.device)
             self.calib_x = calib.plain(idx)[0] if n_cal else None
-            self.valid_x, self.valid_y = valid.plain(torch.arange(len(valid), device=valid.device))
+            # The validation images in a fixed random order: the image sources are sorted by class (the JPEG copy's
+            # train/<class>/NNNN.jpg), so in index order the first k images would hold only the first classes (the
+            # scoring study's image counts) and a batch of them (training-mode BN) the statistics of two or three.
+            # In eval mode each image's output does not depend on its neighbours: accuracies are the same either way.
+            order = torch.from_numpy(np.random.default_rng(IMAGE_ORDER_SEED).permutation(len(valid)))
+            self.valid_x, self.valid_y = valid.plain(order.to(valid.device))
         self.momenta = {m: m.momentum for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
         self.n_evaluated = 0
 

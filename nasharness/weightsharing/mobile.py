@@ -322,8 +322,8 @@ class MobileAdapter:
             n_classes = len(folder.wnids)
             source = "the shared 10-class ImageNet subset"
         train = GPUBatches(train_x, train_y, device, s.channels_last, mean=inet.MEAN, std=inet.STD)
-        calib = GPUBatches(train_x[np.random.default_rng(7).permutation(len(train_x))], train_y, device,
-                           s.channels_last, mean=inet.MEAN, std=inet.STD)
+        cal = np.random.default_rng(7).permutation(len(train_x))
+        calib = GPUBatches(train_x[cal], train_y[cal], device, s.channels_last, mean=inet.MEAN, std=inet.STD)
         valid = GPUBatches(valid_x, valid_y, device, s.channels_last, mean=inet.MEAN, std=inet.STD)
         return Images(train, valid, calib, source, None, {"n_classes": n_classes, "n_valid": len(valid_y)})
 

@@ -230,6 +230,35 @@ def test_inherited_accuracy_does_not_depend_on_evaluation_order():
     assert ev.accuracy(a) == first
 
 
+def test_validation_images_are_scored_in_a_fixed_mixed_order():
+    """The image sources are sorted by class. The evaluator scores the validation images in a fixed random order, so
+    the first k of them (the scoring study's image counts) and each batch (training-mode BN) mix the classes; in eval
+    mode the order changes no accuracy."""
+    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (200, 32, 32, 3), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 20)  # class-sorted, like train/<class>/NNNN.jpg
+    sup, calib, _ = _tiny_supernet_and_images(2, 8)
+    valid = GPUBatches(x, y, torch.device("cpu"))
+    cfg = EvalConfig(calib_batches=2, calib_batch_size=32, eval_batch_size=50, bn_mode="running")
+    ev = InheritedEvaluator(sup, calib, valid, cfg)
+    assert len(set(ev.valid_y[:20].tolist())) >= 7  # in index order: one class
+    assert [len(set(ev.valid_y[i:i + 50].tolist())) for i in range(0, 200, 50)] == [10, 10, 10, 10]
+    # the same images with their own labels, in the same order for every evaluator
+    pairs = {(bytes(img.numpy().tobytes()), int(lab)) for img, lab in zip(valid.plain(torch.arange(200))[0],
+                                                                            valid.y, strict=True)}
+    assert {(bytes(img.numpy().tobytes()), int(lab)) for img, lab in zip(ev.valid_x, ev.valid_y, strict=True)} == pairs
+    assert torch.equal(InheritedEvaluator(sup, calib, valid, cfg).valid_y, ev.valid_y)
+    # eval mode: the accuracy is the index-order pass's
+    path = arch_to_path(ARCH)
+    sup.eval()
+    with torch.inference_mode():
+        plain = [int((sup(valid.plain(torch.arange(i, i + 50))[0], path).argmax(1) == valid.y[i:i + 50]).sum())
+                 for i in range(0, 200, 50)]
+    assert ev.accuracy(path) == 100.0 * sum(plain) / 200
+
+
 def test_checkpoint_every_n_epochs(tmp_path):
     import numpy as np
     import torch
@@ -255,10 +284,11 @@ def test_per_image_scores_and_the_loss_score():
     from torch.nn import functional as F
 
     from nasharness.errors import ConfigError
-    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator
+    from nasharness.supernet.evaluate import IMAGE_ORDER_SEED, EvalConfig, InheritedEvaluator
 
     sup, calib, valid = _tiny_supernet_and_images(1, 48)
     path = arch_to_path(ARCH)
+    order = torch.from_numpy(np.random.default_rng(IMAGE_ORDER_SEED).permutation(48))  # the evaluator's image order
     for bn in ("recalibrate", "train", "running"):
         cfg = EvalConfig(calib_batches=2, calib_batch_size=32, eval_batch_size=16, bn_mode=bn)
         ev = InheritedEvaluator(sup, calib, valid, cfg)
@@ -268,8 +298,8 @@ def test_per_image_scores_and_the_loss_score():
         # by hand: the same preparation, then the plain forward and cross-entropy per image
         ev._prepare(path)
         with torch.no_grad():
-            logits = torch.cat([sup(valid.plain(torch.arange(i, i + 16))[0], path) for i in range(0, 48, 16)])
-        want = F.cross_entropy(logits.double(), valid.y, reduction="none").numpy()
+            logits = torch.cat([sup(valid.plain(order[i:i + 16])[0], path) for i in range(0, 48, 16)])
+        want = F.cross_entropy(logits.double(), valid.y[order], reduction="none").numpy()
         np.testing.assert_allclose(losses, want, rtol=1e-5)
         loss_ev = InheritedEvaluator(sup, calib, valid, EvalConfig(calib_batches=2, calib_batch_size=32,
                                                                    eval_batch_size=16, bn_mode=bn, score="loss"))
