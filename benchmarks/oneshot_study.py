@@ -8,18 +8,20 @@ Each cell is a one-shot method with optional ``--set`` keys after a colon (``fai
 as many forward-backward passes as 50 SPOS epochs: it trains 5 paths a step). Every run is an ordinary
 ``nasharness run --bench 201 --budget cpu`` (checkpointed every epoch; ``--resume`` continues an interrupted one from
 its last epoch) with ``study_bn_modes=recalibrate,train,running``: after the search, the 1,000-arch evaluation set is
-scored again under each BN mode from the supernet as training left it, per image. Written:
+scored again under each BN mode from the supernet as training left it, per image (a cell can study fewer modes:
+``fairnas:epochs=20,study_bn_modes=recalibrate``). Written:
 
 * ``results/oneshot_scoring.csv``: per run, BN mode, score (accuracy or minus the loss) and number of validation
   images, the Kendall tau against ``cifar10-valid/x-valid@200`` with its 95% bootstrap CI, and the share of tied
   pairs; beside it, the free baselines on the same architectures (``kind=free``).
-* ``results/oneshot_paired.csv``: every other cell against the first (``fairnas > spos``...), and every cell against
-  the parameter count: the difference of their mean-over-seeds Kendall tau on the same 1,000 architectures, with a
-  paired bootstrap CI over architectures and seeds and a one-sided p-value
-  (:func:`nasharness.metrics.baselines.paired_kt_difference`).
+* ``results/oneshot_paired.csv``: every cell of another method against the cells of the first cell's method trained
+  for the same forward-backward passes or the same epochs (``fairnas > spos`` at equal cost:
+  :func:`nasharness.weightsharing.scoring.cost_matched_pairs`), and every cell against the parameter count: the
+  difference of their mean-over-seeds Kendall tau on the same 1,000 architectures, with a paired bootstrap CI over
+  architectures and seeds and a one-sided p-value (:func:`nasharness.metrics.baselines.paired_kt_difference`).
 * ``results/oneshot_curve.csv``: per run and probed epoch, the Kendall tau of the ranking probe (``track_archs``
   architectures), the training wall time and the forward-backward passes so far, and the final Kendall tau over the
-  whole evaluation set.
+  whole evaluation set and the parameter count's on the same architectures (plotted in ``docs/oneshot.md``).
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ STUDY_MODES = "recalibrate,train,running"
 SCORING_FIELDS = ["cell", "method", "seed", "budget", "overrides", "epochs", "passes", "train_wall_s", "kind",
                   "bn_mode", "score", "n_images", "n_archs", "kendall_tau", "kt_ci_low", "kt_ci_high", "tied_pairs",
                   "truth", "command"]
-PAIRED_FIELDS = ["cell_a", "cell_b", "seeds_a", "seeds_b", "passes_a", "passes_b", "epochs_a", "epochs_b", "n_archs",
-                 "kt_a", "kt_b", "difference", "ci_low", "ci_high", "p_not_greater", "verdict", "truth", "command"]
+PAIRED_FIELDS = ["cell_a", "cell_b", "matched", "seeds_a", "seeds_b", "passes_a", "passes_b", "epochs_a", "epochs_b",
+                 "n_archs", "kt_a", "kt_b", "difference", "ci_low", "ci_high", "p_not_greater", "verdict", "truth",
+                 "command"]
 CURVE_FIELDS = ["cell", "method", "seed", "budget", "overrides", "epoch", "passes", "train_wall_s", "probe_kt",
-                "probe_n", "final_kt", "final_kt_ci_low", "final_kt_ci_high", "final_n", "truth", "command"]
+                "probe_n", "final_kt", "final_kt_ci_low", "final_kt_ci_high", "final_n", "params_kt", "truth",
+                "command"]
 
 
 def parse_cell(text: str) -> tuple[str, str, dict]:
@@ -80,7 +84,7 @@ def main(argv=None) -> int:
     from nasharness.api import resumable_run_dir
     from nasharness.metrics.baselines import paired_kt_difference
     from nasharness.plugins import get_benchmark
-    from nasharness.weightsharing.scoring import load_study, scoring_rows
+    from nasharness.weightsharing.scoring import cost_matched_pairs, load_study, scoring_rows
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cell", action="append", help="method[:key=value,...] (repeatable; default: spos)")
@@ -106,7 +110,7 @@ def main(argv=None) -> int:
     per_cell: dict[str, dict] = {}  # cell -> its runs' scores on the evaluation set, passes and epochs
     for spec in a.cell or ["spos"]:
         name, method, overrides = parse_cell(spec)
-        overrides = {**common, **overrides, "study_bn_modes": STUDY_MODES}
+        overrides = {"study_bn_modes": STUDY_MODES, **common, **overrides}  # a cell may study fewer BN modes
         for seed in (int(s) for s in a.seeds.split(",")):
             runs = Path(a.runs) / name / f"s{seed}"
             run_dir = finished_run(runs) if a.resume else None
@@ -128,13 +132,16 @@ def main(argv=None) -> int:
                     "command": command}
             evald = json.loads((run_dir / "eval_set_scores.json").read_text())["archs"]
             cell = per_cell.setdefault(name, {"index": [r["index"] for r in evald], "scores": [], "passes": set(),
-                                              "epochs": set()})
+                                              "epochs": set(), "method": method})
             cell["scores"].append([r["supernet_acc"] for r in evald])
             cell["passes"].add(meta["passes"])
             cell["epochs"].add(meta["epochs"])
             study = load_study(run_dir / "scoring_study.npz")
+            params_kt = None
             for row in scoring_rows(study, truth, baselines, seed=seed):
                 scoring.append({**meta, **{k: fmt(v) for k, v in row.items()}})
+                if row["kind"] == "free" and row["score"] == "params":
+                    params_kt = row["kendall_tau"]
             final = result["ranking"][f"rank/{TRUTH}/kendall_tau"]
             wall, steps_per_epoch = 0.0, costs["steps"] / max(1, costs["epochs"])
             for point in traj:
@@ -147,7 +154,8 @@ def main(argv=None) -> int:
                               "train_wall_s": round(wall, 1), "probe_kt": fmt(point[f"train/kt/{TRUTH}"]),
                               "probe_n": int(point.get("train/kt_n", 0)), "final_kt": fmt(final["value"]),
                               "final_kt_ci_low": fmt(final.get("ci_low")),
-                              "final_kt_ci_high": fmt(final.get("ci_high")), "final_n": final["n"]})
+                              "final_kt_ci_high": fmt(final.get("ci_high")), "final_n": final["n"],
+                              "params_kt": fmt(params_kt)})
             write_csv(Path(a.scoring), SCORING_FIELDS, scoring)  # after every run: nothing finished is lost
             write_csv(Path(a.curve), CURVE_FIELDS, curve)
     names = list(per_cell)
@@ -155,23 +163,23 @@ def main(argv=None) -> int:
     def joined(values) -> str:
         return "/".join(map(str, sorted(values)))
 
-    def pair(a_name: str, a: dict, b_name: str, b_scores, b_passes: str, b_epochs: str, idx) -> dict:
+    def pair(a_name: str, a: dict, b_name: str, b_scores, b_passes: str, b_epochs: str, idx, matched: str) -> dict:
         res = paired_kt_difference(a["scores"], b_scores, truth[idx], rng=np.random.default_rng(0), n_boot=1000)
-        return {"cell_a": a_name, "cell_b": b_name, "seeds_a": res["seeds_a"], "seeds_b": res["seeds_b"],
-                "passes_a": joined(a["passes"]), "passes_b": b_passes, "epochs_a": joined(a["epochs"]),
-                "epochs_b": b_epochs, "n_archs": res["n_archs"],
+        return {"cell_a": a_name, "cell_b": b_name, "matched": matched, "seeds_a": res["seeds_a"],
+                "seeds_b": res["seeds_b"], "passes_a": joined(a["passes"]), "passes_b": b_passes,
+                "epochs_a": joined(a["epochs"]), "epochs_b": b_epochs, "n_archs": res["n_archs"],
                 **{k: fmt(res[k]) for k in ("kt_a", "kt_b", "difference", "ci_low", "ci_high", "p_not_greater",
                                             "verdict")}, "truth": TRUTH, "command": command}
 
-    for other in names[1:]:
-        ref, cell = per_cell[names[0]], per_cell[other]
+    for other, ref_name, matched in cost_matched_pairs(per_cell):  # fairnas > spos, scarlet > spos at equal cost
+        ref, cell = per_cell[ref_name], per_cell[other]
         if cell["index"] != ref["index"]:
-            raise SystemExit(f"{other} and {names[0]} scored different architectures; use the same n_archs.")
-        paired.append(pair(other, cell, names[0], ref["scores"], joined(ref["passes"]), joined(ref["epochs"]),
-                           np.array(ref["index"])))
+            raise SystemExit(f"{other} and {ref_name} scored different architectures; use the same n_archs.")
+        paired.append(pair(other, cell, ref_name, ref["scores"], joined(ref["passes"]), joined(ref["epochs"]),
+                           np.array(ref["index"]), matched))
     for name in names:  # every cell against the parameter count on the same architectures (free: no training)
         idx = np.array(per_cell[name]["index"])
-        paired.append(pair(name, per_cell[name], "params (free)", [baselines["params"][idx]], "0", "0", idx))
+        paired.append(pair(name, per_cell[name], "params (free)", [baselines["params"][idx]], "0", "0", idx, ""))
     write_csv(Path(a.paired), PAIRED_FIELDS, paired)
     return 0
 

@@ -79,3 +79,31 @@ def scoring_rows(study: dict[str, np.ndarray], truth: np.ndarray, baselines: dic
     for name, col in baselines.items():
         rows.append(row("free", np.asarray(col, dtype=float)[idx], bn_mode="", score=name, n_images=0))
     return rows
+
+
+def cost_matched_pairs(cells: dict[str, dict]) -> list[tuple[str, str, str]]:
+    """Which one-shot cells to compare, at equal cost. ``cells``: name -> ``{"method", "passes", "epochs"}`` (the
+    sets of its runs' forward-backward passes and epochs), in study order; the first cell's method is the reference
+    (``spos``). Every cell of another method is paired with each reference-method cell trained for the same passes
+    (``"passes"``: FairNAS and SCARLET train m paths a step, so m times fewer epochs) and with each one trained for
+    the same epochs (``"epochs"``; ``"passes, epochs"`` when both agree). A cell with no such partner is paired with
+    the first cell (``""``: not cost-matched). Returns ``(cell, reference cell, matched on)``."""
+    names = list(cells)
+    if not names:
+        return []
+    ref_method = cells[names[0]]["method"]
+    refs = [n for n in names if cells[n]["method"] == ref_method]
+    out = []
+    for name in names:
+        c = cells[name]
+        if c["method"] == ref_method:
+            continue
+        found = False
+        for ref in refs:
+            on = [k for k in ("passes", "epochs") if c[k] == cells[ref][k]]
+            if on:
+                out.append((name, ref, ", ".join(on)))
+                found = True
+        if not found:
+            out.append((name, names[0], ""))
+    return out
