@@ -31,8 +31,8 @@ from pathlib import Path
 from .errors import UserError
 from .io import atomic_write_text
 
-__all__ = ["BLOCKS", "Block", "Found", "broken_links", "doc_files", "find_blocks", "render", "update_files",
-           "update_text"]
+__all__ = ["BLOCKS", "FIGURES", "Block", "Figure", "Found", "broken_links", "doc_files", "find_blocks", "render",
+           "update_figures", "update_files", "update_text"]
 
 DASH = "–"
 END = "<!-- end generated -->"
@@ -465,10 +465,13 @@ def _oneshot_curve(rows: list[Row]) -> str:
 
 
 def _oneshot_paired(rows: list[Row]) -> str:
-    _require(rows, ("cell_a", "cell_b", "seeds_a", "seeds_b", "passes_a", "passes_b", "n_archs", "kt_a", "kt_b",
-                    "difference", "ci_low", "ci_high", "p_not_greater", "verdict"), "results/oneshot_paired.csv")
+    _require(rows, ("cell_a", "cell_b", "matched", "seeds_a", "seeds_b", "passes_a", "passes_b", "epochs_a",
+                    "epochs_b", "n_archs", "kt_a", "kt_b", "difference", "ci_low", "ci_high", "p_not_greater",
+                    "verdict"), "results/oneshot_paired.csv")
     cols = [Column("A vs B", lambda r: f"`{r['cell_a']}` vs `{r['cell_b']}`", right=False),
+            Column("equal", lambda r: text(r["matched"]), right=False),
             Column("seeds", lambda r: f"{r['seeds_a']} / {r['seeds_b']}"),
+            Column("epochs", lambda r: f"{r['epochs_a']} / {r['epochs_b']}"),
             Column("passes", lambda r: f"{count(r['passes_a'])} / {count(r['passes_b'])}"),
             Column("Kendall tau A / B", lambda r: f"{fixed(r['kt_a'], 3)} / {fixed(r['kt_b'], 3)}"),
             Column("A − B [95% CI]", lambda r: _kt_ci(r, "difference", "ci_low", "ci_high")),
@@ -478,6 +481,83 @@ def _oneshot_paired(rows: list[Row]) -> str:
             f"{count(rows[0]['n_archs'])} architectures; the CI and the one-sided p-value come from a paired "
             f"bootstrap over architectures and seeds:")
     return caption(lead) + markdown_table(cols, rows)
+
+
+_METHOD_COLORS = {"spos": "#1f77b4", "fairnas": "#d62728", "scarlet": "#2ca02c"}
+_DASHES = ("", "7 4", "2 3", "10 3 2 3")
+
+
+def _oneshot_curve_svg(rows: list[Row]) -> str:
+    """Kendall tau against forward-backward passes, one line per cell (the probe's mean over seeds at each probed
+    epoch), the finished runs' Kendall tau over the whole evaluation set as a marker (mean over seeds) with a bar
+    from the lowest to the highest seed's 95% CI bound, and the parameter count on the same architectures."""
+    from .svgplot import HLine, Series, line_chart  # noqa: PLC0415
+
+    _require(rows, ("cell", "method", "seed", "epoch", "passes", "probe_kt", "probe_n", "final_kt",
+                    "final_kt_ci_low", "final_kt_ci_high", "final_n", "params_kt", "truth"),
+             "results/oneshot_curve.csv")
+    series, per_method = [], {}
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    for j, cell in enumerate(cells):
+        mine = [r for r in rows if r["cell"] == cell]
+        method = mine[0]["method"]
+        k = per_method.get(method, 0)
+        per_method[method] = k + 1
+        at: dict[float, list[float]] = {}
+        for r in mine:
+            at.setdefault(_num(r["passes"]), []).append(_num(r["probe_kt"]))
+        points = [(x, sum(v) / len(v)) for x, v in sorted(at.items())]
+        finals = {r["seed"]: r for r in mine}.values()  # one per seed (every row of a run repeats it)
+        x_end = max(_num(r["passes"]) for r in mine)
+        final = sum(_num(r["final_kt"]) for r in finals) / len(finals)
+        low, high = min(_num(r["final_kt_ci_low"]) for r in finals), max(_num(r["final_kt_ci_high"]) for r in finals)
+        epochs = max(int(_num(r["epoch"])) for r in mine)
+        series.append(Series(f"{method}, {epochs} epochs ({len(finals)} seeds)", _METHOD_COLORS.get(method, "#7f7f7f"),
+                             points, dash=_DASHES[k % len(_DASHES)], bars=[(x_end, low, high)],
+                             markers=[(x_end, final)], shift_px=7.0 * (j - (len(cells) - 1) / 2)))
+    params = [_num(r["params_kt"]) for r in rows if math.isfinite(_num(r["params_kt"]))]
+    hlines = [HLine(f"params (free), {count(rows[0]['final_n'])} archs", sum(params) / len(params))] if params else []
+    r0 = rows[0]
+    probe_n = max(int(_num(r["probe_n"])) for r in rows)
+    return line_chart(series, title=f"NB201 one-shot ranking vs training cost (Kendall tau vs {r0['truth']})",
+                      x_label="forward-backward passes so far (one batch of 128 images each)",
+                      y_label="Kendall tau", hlines=hlines,
+                      notes=[f"lines: probe during training, {probe_n} archs,", "mean over seeds",
+                             f"markers: finished run, {count(r0['final_n'])} archs,",
+                             "mean over seeds; bar: the seeds' 95% CIs"])
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A generated SVG figure: the CSV it is drawn from (relative to the repository root) and ``draw(rows)``."""
+
+    csv: str
+    draw: Callable[[list[Row]], str]
+    doc: str = ""
+
+
+#: Generated figures, by their path relative to the repository root (embedded in the docs as images).
+FIGURES: dict[str, Figure] = {
+    "docs/img/oneshot_curve.svg": Figure(
+        "results/oneshot_curve.csv", _oneshot_curve_svg,
+        "one-shot Kendall tau vs forward-backward passes: lines = the probe (mean over seeds), markers = the whole "
+        "evaluation set"),
+}
+
+
+def update_figures(root: str | os.PathLike, *, check: bool = False) -> list[str]:
+    """Redraw every figure of :data:`FIGURES` from its CSV under ``root``; write the changed ones atomically unless
+    ``check``. Returns the stale ones (paths relative to ``root``), the same list in both modes."""
+    stale = []
+    for rel, fig in FIGURES.items():
+        path = Path(root) / rel
+        fresh = fig.draw(read_csv(Path(root) / fig.csv))
+        if not path.is_file() or path.read_text(encoding="utf-8") != fresh:
+            stale.append(rel)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(path, fresh)
+    return stale
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -693,22 +773,29 @@ def main(argv: Sequence[str] | None = None, root: str | os.PathLike | None = Non
     if args.list:
         for name, block in BLOCKS.items():
             print(f"{name}: from {block.csv}: {block.doc}")
+        for rel, fig in FIGURES.items():
+            print(f"{rel}: from {fig.csv}: {fig.doc}")
         return 0
     root = Path(args.root or root or Path(__file__).resolve().parent.parent)
     pages = [Path(x) for x in args.pages] or doc_files(root)
     try:
         stale = update_files(pages, root, check=args.check)
+        figures = update_figures(root, check=args.check) if not args.pages else []
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for page, b in stale:
         rel = os.path.relpath(page, root)
         print(f"{rel}:{b.line}: {'stale' if args.check else 'regenerated'}: {b.name} (from {b.csv})")
+    for rel in figures:
+        print(f"{rel}: {'stale' if args.check else 'redrawn'} (from {FIGURES[rel].csv})")
     links = broken_links(pages)
     for line in links:
         print(f"broken link: {line}", file=sys.stderr)
-    if args.check and stale:
-        print(f"{len(stale)} generated block(s) out of date: run python benchmarks/make_docs.py", file=sys.stderr)
-    if not stale and not links:
-        print(f"{len(pages)} page(s): every generated block is up to date")
-    return 1 if (args.check and stale) or links else 0
+    if args.check and (stale or figures):
+        print(f"{len(stale)} generated block(s) and {len(figures)} figure(s) out of date: run python "
+              f"benchmarks/make_docs.py", file=sys.stderr)
+    if not stale and not figures and not links:
+        print(f"{len(pages)} page(s): every generated block is up to date" + (
+            f"; {len(FIGURES)} figure(s) up to date" if not args.pages else ""))
+    return 1 if (args.check and (stale or figures)) or links else 0

@@ -55,6 +55,52 @@ def test_every_generated_block_is_up_to_date():
     assert used == set(dt.BLOCKS), f"blocks defined but shown on no page: {sorted(set(dt.BLOCKS) - used)}"
 
 
+def test_every_figure_is_up_to_date_and_shown():
+    assert dt.update_figures(ROOT, check=True) == [], "stale figures; run `python benchmarks/make_docs.py`"
+    shown = "".join(p.read_text(encoding="utf-8") for p in PAGES)
+    for rel in dt.FIGURES:
+        assert f"]({Path(rel).relative_to('docs')})" in shown, f"{rel} is embedded in no page"
+
+
+_CURVE_HEAD = ("cell,method,seed,epoch,passes,probe_kt,probe_n,final_kt,final_kt_ci_low,final_kt_ci_high,final_n,"
+               "params_kt,truth")
+
+
+def test_curve_figure_is_drawn_from_the_csv_and_goes_stale_with_it(tmp_path):
+    (tmp_path / "results").mkdir()
+    rows = ["spos,spos,0,5,100,0.2,10,0.4,0.3,0.5,50,0.45,t@200", "spos,spos,0,10,200,0.4,10,0.4,0.3,0.5,50,0.45,t@200",
+            "spos,spos,1,5,100,0.0,10,0.2,0.1,0.6,50,0.45,t@200", "spos,spos,1,10,200,0.2,10,0.2,0.1,0.6,50,0.45,t@200",
+            "fairnas,fairnas,0,2,200,0.5,10,0.5,0.45,0.55,50,0.45,t@200"]
+    csv_path = tmp_path / "results" / "oneshot_curve.csv"
+    csv_path.write_text("\n".join([_CURVE_HEAD, *rows]) + "\n")
+    assert dt.update_figures(tmp_path) == ["docs/img/oneshot_curve.svg"]
+    svg = (tmp_path / "docs" / "img" / "oneshot_curve.svg").read_text()
+    assert svg.startswith("<svg ") and svg.rstrip().endswith("</svg>")
+    assert "spos, 10 epochs (2 seeds)" in svg and "fairnas, 2 epochs (1 seeds)" in svg
+    assert "params (free), 50 archs" in svg
+    # one polyline (spos: the probe's mean over seeds at 100 and 200 passes); fairnas has a single probe point
+    assert svg.count("<polyline") == 1
+    assert dt.update_figures(tmp_path, check=True) == []
+    _edit_csv(csv_path, {"cell": "fairnas"}, "final_kt", "0.6")
+    assert dt.update_figures(tmp_path, check=True) == ["docs/img/oneshot_curve.svg"]
+    assert (tmp_path / "docs" / "img" / "oneshot_curve.svg").read_text() == svg  # check mode writes nothing
+
+
+def test_svg_chart_maps_data_to_pixels():
+    from nasharness.svgplot import HLine, Series, line_chart, nice_ticks
+
+    assert nice_ticks(0, 9750) == [0, 2000, 4000, 6000, 8000, 10000]
+    assert nice_ticks(0.37, 0.66) == [0.3, 0.4, 0.5, 0.6, 0.7]
+    assert nice_ticks(-0.12, 0.31) == [-0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4]
+    with pytest.raises(ValueError):
+        nice_ticks(1, 1)
+    svg = line_chart([Series("a", "#000000", [(0, 0.0), (10, 1.0)])], title="t", x_label="x", y_label="y",
+                     hlines=[HLine("h", 0.5)], width=400, height=300, legend_width=100)
+    # plot area: left 64, width 400 - 100 - 80 = 220, top 36, height 300 - 88 = 212; x ticks 0..10, y 0..1
+    assert '<polyline points="64.0,248.0 284.0,36.0"' in svg
+    assert 'y1="142.0"' in svg and "stroke-dasharray=\"6 4\"" in svg
+
+
 @pytest.mark.parametrize(("csv_name", "match", "column", "value", "blocks"), [
     ("ci.csv", {"method": "spos", "bench": "201"}, "kendall_tau_mean", "0.5", {"ci-oneshot-201", "ci-baseline"}),
     ("ci.csv", {"method": "renas", "dataset": "cifar100"}, "regret_std", "9", {"ci-predictors", "ci-baseline"}),

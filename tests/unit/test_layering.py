@@ -28,7 +28,7 @@ PKG = "nasharness"
 #: ``__init__`` is the top-level package (its PEP 562 exports are computed names, so it statically imports nothing).
 LAYERS: list[tuple[str, list[str]]] = [
     ("L0 foundations", ["__init__", "errors", "io", "terminal", "paths", "envinfo", "config", "registry", "results",
-                        "metrics.*", "tracking.*", "usercache", "report", "report.plots", "report_text"]),
+                        "metrics.*", "tracking.*", "usercache", "report", "report.plots", "report_text", "svgplot"]),
     ("L1 data & spaces", ["spaces.*", "tabular.*", "data.*", "search.*", "bundled"]),
     ("L2 models", ["supernet.*", "predictors.*", "zc.*", "train"]),
     ("L3 contracts, adapters & plugins", ["contracts", "weightsharing.*", "plugins", "benchmarks_builtin"]),
