@@ -12,8 +12,9 @@ scored again under each BN mode from the supernet as training left it, per image
 ``fairnas:epochs=20,study_bn_modes=recalibrate``). Written:
 
 * ``results/oneshot_scoring.csv``: per run, BN mode, score (accuracy or minus the loss) and number of validation
-  images, the Kendall tau against ``cifar10-valid/x-valid@200`` with its 95% bootstrap CI, and the share of tied
-  pairs; beside it, the free baselines on the same architectures (``kind=free``).
+  images, the Kendall tau against ``cifar10-valid/x-valid@200`` with its 95% bootstrap CI over architectures (with
+  fewer images than the run scored: the mean over 20 random image subsets and its spread across them), and the share
+  of tied pairs; beside it, the free baselines on the same architectures (``kind=free``).
 * ``results/oneshot_paired.csv``: every cell of another method against the cells of the first cell's method trained
   for the same forward-backward passes or the same epochs (``fairnas > spos`` at equal cost:
   :func:`nasharness.weightsharing.scoring.cost_matched_pairs`), and every cell against the parameter count: the
@@ -38,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TRUTH = "cifar10-valid/x-valid@200"
 STUDY_MODES = "recalibrate,train,running"
 SCORING_FIELDS = ["cell", "method", "seed", "budget", "overrides", "epochs", "passes", "train_wall_s", "kind",
-                  "bn_mode", "score", "n_images", "n_archs", "kendall_tau", "kt_ci_low", "kt_ci_high", "tied_pairs",
-                  "truth", "command"]
+                  "bn_mode", "score", "n_images", "n_archs", "kendall_tau", "kt_ci_low", "kt_ci_high", "image_draws",
+                  "kt_draws_low", "kt_draws_high", "tied_pairs", "truth", "command"]
 PAIRED_FIELDS = ["cell_a", "cell_b", "matched", "seeds_a", "seeds_b", "passes_a", "passes_b", "epochs_a", "epochs_b",
                  "n_archs", "kt_a", "kt_b", "difference", "ci_low", "ci_high", "p_not_greater", "verdict", "truth",
                  "command"]

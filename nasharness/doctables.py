@@ -413,7 +413,14 @@ def _perf_zc(rows: list[Row]) -> str:
 
 def _scoring_columns(by: dict, sizes: list[int]) -> list[Column]:
     def at(n):
-        return lambda k: _kt_ci(by[(*k, n)]) if (*k, n) in by else DASH
+        def cell(k):
+            r = by.get((*k, n))
+            if r is None:
+                return DASH
+            if int(_num(r.get("image_draws") or 1)) > 1:  # fewer images than scored: the spread over image draws
+                return _kt_ci(r, "kendall_tau", "kt_draws_low", "kt_draws_high")
+            return _kt_ci(r)
+        return cell
     return [Column("BN mode", lambda k: code(k[0]), right=False), Column("score", lambda k: text(k[1]), right=False),
             *(Column(f"{count(n)} images", at(n)) for n in sizes),
             Column(f"tied pairs at {count(sizes[0])}",
@@ -422,10 +429,11 @@ def _scoring_columns(by: dict, sizes: list[int]) -> list[Column]:
 
 def _oneshot_scoring(rows: list[Row]) -> str:
     """Per trained supernet (cell x seed): one row per BN mode x score, one column per number of validation images
-    (Kendall tau with its CI), the tied pairs at the fewest images; then the free baselines on the same archs."""
+    (Kendall tau with its CI, or with fewer images its spread over image draws), the tied pairs at the fewest images;
+    then the free baselines on the same archs."""
     _require(rows, ("cell", "seed", "epochs", "passes", "kind", "bn_mode", "score", "n_images", "n_archs",
-                    "kendall_tau", "kt_ci_low", "kt_ci_high", "tied_pairs", "truth", "budget"),
-             "results/oneshot_scoring.csv")
+                    "kendall_tau", "kt_ci_low", "kt_ci_high", "image_draws", "kt_draws_low", "kt_draws_high",
+                    "tied_pairs", "truth", "budget"), "results/oneshot_scoring.csv")
     out = []
     for run in dict.fromkeys((r["cell"], r["seed"]) for r in rows):
         mine = [r for r in rows if (r["cell"], r["seed"]) == run]
@@ -435,11 +443,13 @@ def _oneshot_scoring(rows: list[Row]) -> str:
         keys = list(dict.fromkeys((r["bn_mode"], r["score"]) for r in sup))
         cols = _scoring_columns(by, sizes)
         r0 = mine[0]
+        draws = max(int(_num(r["image_draws"])) for r in sup)
         free = "; ".join(f"{r['score']} {_kt_ci(r)}" for r in mine if r["kind"] == "free")
         lead = (f"`{r0['cell']}`, seed {r0['seed']}, budget `{r0['budget']}`: {r0['epochs']} epochs, "
-                f"{count(r0['passes'])} forward-backward passes; Kendall tau [95% bootstrap CI] of "
-                f"{count(r0['n_archs'])} architectures against `{r0['truth']}`, all from the same trained supernet. "
-                f"Free baselines on the same architectures: {free}.")
+                f"{count(r0['passes'])} forward-backward passes; Kendall tau of {count(r0['n_archs'])} architectures "
+                f"against `{r0['truth']}`, all from the same trained supernet: with all {count(sizes[-1])} images, "
+                f"[95% bootstrap CI over architectures]; with fewer, the mean over {draws} random image subsets "
+                f"[2.5%, 97.5% across them]. Free baselines on the same architectures: {free}.")
         out.append(caption(lead) + markdown_table(cols, keys))
     return "\n".join(out)
 

@@ -2,12 +2,16 @@
 
 Input: a run's ``scoring_study.npz`` (:func:`nasharness.supernet.evaluate.scoring_study`), which holds every
 evaluated architecture's per-image correctness and cross-entropy under each BN mode. From the same forward passes
-this computes, per BN mode, per score (accuracy, or minus the mean loss) and per number of validation images (the
-first k images of the run's fixed validation subset, itself a random draw), the Kendall tau against the truth with a
-bootstrap CI over architectures, the share of tied architecture pairs (few images make accuracies tie; losses
-almost never do), and the free baselines' Kendall tau on the same architectures.
+this computes, per BN mode, per score (accuracy, or minus the mean loss) and per number of validation images k, the
+Kendall tau against the truth, the share of tied architecture pairs (few images make accuracies tie; losses almost
+never do), and the free baselines' Kendall tau on the same architectures.
 
-With ``bn_mode=train`` an image's output depends on the other images of its batch, so the first-k subsets of that
+Two uncertainties are kept apart. With all the study's images, the Kendall tau has a bootstrap CI over
+architectures. With fewer (k), *which* k images matters as much as how many: every architecture is scored on the
+same k images, drawn at random ``draws`` times; the row gives the mean Kendall tau over the draws and the 2.5% /
+97.5% quantiles across them (``kt_draws_low`` / ``kt_draws_high``), and the bootstrap CI of the first draw.
+
+With ``bn_mode=train`` an image's output depends on the other images of its batch, so the k-image subsets of that
 mode are cut from passes over the whole validation subset (the other modes are exact per image).
 """
 
@@ -50,11 +54,13 @@ def _tied_share(scores: np.ndarray) -> float:
 
 
 def scoring_rows(study: dict[str, np.ndarray], truth: np.ndarray, baselines: dict[str, np.ndarray], *,
-                 sizes: Sequence[int] | None = None, seed: int = 0, n_boot: int = 200) -> list[dict]:
+                 sizes: Sequence[int] | None = None, seed: int = 0, n_boot: int = 200, draws: int = 20) -> list[dict]:
     """One row per (BN mode, score, number of validation images) and one per free baseline. ``truth`` and each
     baseline are full table columns (indexed by ``study["index"]``); ``sizes``: numbers of validation images (each
     at most the study's; default: 100, 250, 500, ... up to all). Kendall tau is tau-b with a percentile bootstrap CI
-    (``n_boot`` resamples from ``seed``; the same resamples for every row)."""
+    (``n_boot`` resamples from ``seed``; the same resamples for every row). A size below the study's images is
+    scored on ``draws`` random image subsets (from ``seed``; the same subsets for every mode and score): the mean
+    Kendall tau and tied share over them, and the spread across them (see the module docstring)."""
     idx = study["index"]
     t = np.asarray(truth, dtype=float)[idx]
     modes = [str(m) for m in study["modes"]]
@@ -64,20 +70,30 @@ def scoring_rows(study: dict[str, np.ndarray], truth: np.ndarray, baselines: dic
     bad = [k for k in sizes if not 1 <= k <= n_images]
     if bad:
         raise DataError(f"validation image counts {bad} are outside 1..{n_images} (the study's images).")
+    if draws < 1:
+        raise DataError(f"draws must be at least 1, got {draws}.")
+    pick = np.random.default_rng([seed, 1])
+    subsets = {k: [np.arange(n_images)] if k == n_images else
+               [np.sort(pick.choice(n_images, k, replace=False)) for _ in range(draws)] for k in sizes}
 
-    def row(kind: str, scores: np.ndarray, **keys) -> dict:
-        kt = bootstrap_ci(kendall_tau, scores, t, rng=np.random.default_rng(seed), n_boot=n_boot)
-        return {"kind": kind, **keys, "n_archs": kt.n, "kendall_tau": kt.value, "kt_ci_low": kt.ci_low,
-                "kt_ci_high": kt.ci_high, "tied_pairs": _tied_share(scores)}
+    def row(kind: str, per_draw: list[np.ndarray], **keys) -> dict:
+        kt = bootstrap_ci(kendall_tau, per_draw[0], t, rng=np.random.default_rng(seed), n_boot=n_boot)
+        values = np.array([kt.value] + [kendall_tau(x, t).value for x in per_draw[1:]])
+        low, high = np.quantile(values, [0.025, 0.975])
+        return {"kind": kind, **keys, "n_archs": kt.n, "kendall_tau": float(values.mean()), "kt_ci_low": kt.ci_low,
+                "kt_ci_high": kt.ci_high, "image_draws": len(per_draw), "kt_draws_low": float(low),
+                "kt_draws_high": float(high), "tied_pairs": float(np.mean([_tied_share(x) for x in per_draw]))}
 
     rows = []
     for mode in modes:
         correct, loss = study[f"correct_{mode}"], study[f"loss_{mode}"].astype(np.float64)
         for k in sizes:
-            rows.append(row("supernet", 100.0 * correct[:, :k].mean(1), bn_mode=mode, score="accuracy", n_images=k))
-            rows.append(row("supernet", -loss[:, :k].mean(1), bn_mode=mode, score="loss", n_images=k))
+            rows.append(row("supernet", [100.0 * correct[:, j].mean(1) for j in subsets[k]], bn_mode=mode,
+                            score="accuracy", n_images=k))
+            rows.append(row("supernet", [-loss[:, j].mean(1) for j in subsets[k]], bn_mode=mode, score="loss",
+                            n_images=k))
     for name, col in baselines.items():
-        rows.append(row("free", np.asarray(col, dtype=float)[idx], bn_mode="", score=name, n_images=0))
+        rows.append(row("free", [np.asarray(col, dtype=float)[idx]], bn_mode="", score=name, n_images=0))
     return rows
 
 

@@ -70,8 +70,19 @@ def test_scoring_table_rows_and_free_baselines(studied):
     assert len(sup) == 3 * 2 * 2  # modes x sizes x scores
     assert {x["n_archs"] for x in rows} == {12}
     for x in sup:
-        assert -1 <= x["kendall_tau"] <= 1 and x["kt_ci_low"] <= x["kendall_tau"] <= x["kt_ci_high"]
-        assert 0 <= x["tied_pairs"] <= 1
+        assert -1 <= x["kt_ci_low"] <= x["kt_ci_high"] <= 1 and 0 <= x["tied_pairs"] <= 1
+        assert x["kt_draws_low"] <= x["kendall_tau"] <= x["kt_draws_high"]
+        if x["n_images"] == 500:  # every image: one draw, its value inside its bootstrap CI
+            assert x["image_draws"] == 1 and x["kt_draws_low"] == x["kendall_tau"] == x["kt_draws_high"]
+            assert x["kt_ci_low"] <= x["kendall_tau"] <= x["kt_ci_high"]
+        else:  # 50 images: 20 random subsets, the mean over them by hand
+            assert x["image_draws"] == 20 and x["kt_draws_low"] < x["kt_draws_high"]
+    pick = np.random.default_rng([0, 1])
+    subsets = [np.sort(pick.choice(500, 50, replace=False)) for _ in range(20)]
+    by_hand = np.mean([kendall_tau(100.0 * study["correct_running"][:, j].mean(1), truth[study["index"]]).value
+                       for j in subsets])
+    row = next(x for x in sup if (x["bn_mode"], x["score"], x["n_images"]) == ("running", "accuracy", 50))
+    assert row["kendall_tau"] == pytest.approx(by_hand)
     # accuracies over 50 images tie far more often than losses do
     acc50 = [x for x in sup if x["n_images"] == 50 and x["score"] == "accuracy"]
     loss50 = [x for x in sup if x["n_images"] == 50 and x["score"] == "loss"]
