@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..spaces import nb201 as space
+from .pooling import AvgPool3x3
 
 OP_INDEX = {op: i for i, op in enumerate(space.OPS)}
 NONE, SKIP = OP_INDEX["none"], OP_INDEX["skip_connect"]
@@ -52,8 +53,10 @@ class LinearTransform(nn.Conv2d):
         super().__init__(c, c, 1, bias=False)
 
 
-def make_op(op: str, c: int, *, linear_skip: bool = False) -> nn.Module | None:
-    """The module of one NB201 op at ``c`` channels (None for ``none``)."""
+def make_op(op: str, c: int, *, linear_skip: bool = False, fast_pool: bool = False) -> nn.Module | None:
+    """The module of one NB201 op at ``c`` channels (None for ``none``). ``fast_pool``: the average pool as
+    :class:`~.pooling.AvgPool3x3` (the same numbers, forward and backward, faster with few channels; the supernet
+    uses it)."""
     if op == "none":
         return None
     if op == "skip_connect":
@@ -63,7 +66,7 @@ def make_op(op: str, c: int, *, linear_skip: bool = False) -> nn.Module | None:
     if op == "nor_conv_3x3":
         return ReLUConvBN(c, c, 3)
     if op == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool3x3() if fast_pool else nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise ValueError(f"unknown NB201 op {op!r}")
 
 
@@ -161,8 +164,8 @@ class MixedCell(nn.Module):
     def __init__(self, c: int, *, linear_skip: bool = False):
         super().__init__()
         self.edges = nn.ModuleList(
-            nn.ModuleList([m if (m := make_op(op, c, linear_skip=linear_skip)) is not None else nn.Identity()
-                           for op in space.OPS])
+            nn.ModuleList([m if (m := make_op(op, c, linear_skip=linear_skip, fast_pool=True)) is not None
+                           else nn.Identity() for op in space.OPS])
             for _ in space.EDGES
         )
 
