@@ -1,6 +1,14 @@
 """Speed of the NB201 supernet pipeline, as ratios against references measured in the same run.
 
     python benchmarks/perf_supernet.py [--out results/perf_supernet.csv] [--reps 3]
+    python benchmarks/perf_supernet.py --cpu-budget [--out results/perf_supernet_cpu.csv]
+
+``--cpu-budget`` measures at the ``cpu`` budget's shape instead (C=8, N=1, batch 128, channels-last; evaluation with
+4 x 64 calibration images and 1,000 validation images in batches of 250): the SPOS step, the FairNAS step and
+inherited-weight evaluation of today's supernet against the same supernet with the native average pool swapped back
+in (the code before ``supernet/pooling.py``), on the same architectures and weights, in the same run, and whether
+the two give the same numbers bit for bit.
+
 
 At C=16, N=5, batch 64 (the NB201 paper network) on the same fixed architectures it measures one SGD step
 (forward + backward + update) of:
@@ -54,15 +62,123 @@ def sgd_step(model, forward, x, y):
     return step
 
 
+def with_native_pool(net):
+    """``net`` with every supernet average pool replaced by ``nn.AvgPool2d`` (the kernel before supernet/pooling)."""
+    from nasharness.supernet.pooling import AvgPool3x3  # noqa: PLC0415
+
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, AvgPool3x3):
+                setattr(module, name, torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False))
+    return net
+
+
+def cpu_budget(args) -> int:
+    """The ``cpu`` budget's shape: today's supernet against the native-pool one, same archs, weights and run."""
+    import copy  # noqa: PLC0415
+
+    from nasharness.spaces import NB201Space  # noqa: PLC0415
+    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator  # noqa: PLC0415
+    from nasharness.supernet.nb201 import NB201Supernet, arch_to_path  # noqa: PLC0415
+    from nasharness.supernet.samplers import FairSampler  # noqa: PLC0415
+    from nasharness.supernet.trainer import GPUBatches  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    space = NB201Space()
+    paths = [arch_to_path(space.sample(rng)) for _ in range(args.archs)]
+    C, N, B = 8, 1, 128
+    ours = NB201Supernet(C, N, 10).to(memory_format=torch.channels_last)
+    native = with_native_pool(copy.deepcopy(ours))
+    x = torch.randn(B, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (B,))
+    fair_paths = FairSampler([5] * 6).sample_paths(np.random.default_rng(1))
+    images = rng.integers(0, 256, (1256, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, 1256)
+    calib = GPUBatches(images[:256], labels[:256], torch.device("cpu"), True)
+    valid = GPUBatches(images[256:], labels[256:], torch.device("cpu"), True)
+    cfg = EvalConfig(calib_batches=4, calib_batch_size=64, eval_batch_size=250)
+    rows: list[dict] = []
+
+    def steps(net, path_list):
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            losses = []
+            for p in path_list:
+                loss = F.cross_entropy(net(x, p), y)
+                loss.backward()
+                losses.append(float(loss.detach()))
+            opt.step()
+            return losses
+        return step
+
+    def pair(name, make, note=""):
+        # alternate the two variants, so a slow moment of the machine hits both
+        t_ours, t_native, same = [], [], True
+        for _ in range(args.reps):
+            for fn in make:
+                fa, fb = fn(ours), fn(native)
+                a0 = time.perf_counter()
+                ra = fa()
+                a1 = time.perf_counter()
+                rb = fb()
+                a2 = time.perf_counter()
+                t_ours.append(a1 - a0)
+                t_native.append(a2 - a1)
+                same = same and ra == rb
+        ms_ours, ms_native = 1000 * statistics.median(t_ours), 1000 * statistics.median(t_native)
+        ratio = ms_native / ms_ours
+        rows.append({"measurement": name, "ms": f"{ms_ours:.2f}", "reference": "native average pool (before)",
+                     "reference_ms": f"{ms_native:.2f}", "speedup_vs_reference": f"{ratio:.3f}",
+                     "identical": "yes" if same else "NO", "note": note})
+        print(f"{name:52s} {ms_ours:8.2f} ms vs {ms_native:8.2f} ms  x{ratio:.3f}  identical={same}", flush=True)
+
+    for net in (ours, native):  # warm-up: first calls allocate and pick kernels
+        steps(net, paths[:1])()
+    # every variant trains from the same weights: a fresh copy per timed call
+    base = copy.deepcopy(ours.state_dict())
+
+    def fresh(path_list):
+        def make(net):
+            net.load_state_dict(base)
+            return steps(net, path_list)
+        return make
+
+    pair(f"SPOS step (C={C}, N={N}, batch {B})", [fresh([p]) for p in paths],
+         f"median over {len(paths)} random architectures x {args.reps}")
+    pair("FairNAS step (5 paths, one update)", [fresh(fair_paths)])
+
+    def evaluate(net):
+        ev = InheritedEvaluator(net, calib, valid, cfg)
+
+        def run():
+            out = [ev.accuracy(p) for p in paths]
+            ev.restore()
+            return out
+        return run
+
+    pair(f"inherited-weight eval, {len(paths)} archs (BN recalibrated)", [evaluate],
+         "4 x 64 calibration images, 1,000 validation images in batches of 250")
+    write_rows(args.out, rows, machine_meta(device="cpu", C=C, N=N, batch=B))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(ROOT / "results" / "perf_supernet.csv"))
+    ap.add_argument("--cpu-budget", action="store_true", help="measure at the cpu budget's shape (see above)")
+    ap.add_argument("--out", default=None, help="default: results/perf_supernet.csv (perf_supernet_cpu.csv)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--archs", type=int, default=4)
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--cells", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = str(ROOT / "results" / ("perf_supernet_cpu.csv" if args.cpu_budget else "perf_supernet.csv"))
+    if args.cpu_budget:
+        return cpu_budget(args)
 
     from nasharness.spaces import NB201Space  # noqa: PLC0415
     from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator  # noqa: PLC0415

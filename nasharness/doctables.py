@@ -269,9 +269,8 @@ def _perf_tabular(rows: list[Row]) -> str:
     return caption(f"From `results/perf_tabular.csv` ({_environment(rows)}):") + markdown_table(cols, rows)
 
 
-def _perf_supernet(rows: list[Row]) -> str:
-    _require(rows, ("measurement", "ms", "reference", "reference_ms", "speedup_vs_reference", "note"),
-             "results/perf_supernet.csv")
+def _perf_supernet(rows: list[Row], csv_name: str = "results/perf_supernet.csv") -> str:
+    _require(rows, ("measurement", "ms", "reference", "reference_ms", "speedup_vs_reference", "note"), csv_name)
     setting = ", ".join(dict.fromkeys(f"C={r.get('C', '?')}, N={r.get('N', '?')}, batch {r.get('batch', '?')}, "
                                       f"device {r.get('device', '?')}" for r in rows))
     cols = [Column("measurement", lambda r: text(r["measurement"]), right=False),
@@ -279,8 +278,25 @@ def _perf_supernet(rows: list[Row]) -> str:
             Column("reference", lambda r: text(r["reference"]), right=False),
             Column("reference time", lambda r: duration(r["reference_ms"], "ms")),
             Column("speedup", lambda r: ratio(r["speedup_vs_reference"])),
+            *([Column("same numbers", lambda r: text(r["identical"]), right=False)] if "identical" in rows[0] else []),
             Column("note", lambda r: text(r["note"]), right=False)]
-    return caption(f"From `results/perf_supernet.csv` ({setting}; {_environment(rows)}):") + markdown_table(cols, rows)
+    return caption(f"From `{csv_name}` ({setting}; {_environment(rows)}):") + markdown_table(cols, rows)
+
+
+def _perf_roofline(rows: list[Row]) -> str:
+    shares = ("conv", "batch_norm", "relu", "pooling", "optimizer", "other")
+    _require(rows, ("measurement", "ms", *(f"{k}_share" for k in shares), "bound_keeping_convs", "conv_gflop_per_s",
+                    "matmul_gflop_per_s"), "results/perf_roofline.csv")
+    cols = [Column("measurement", lambda r: text(r["measurement"]), right=False),
+            Column("time", lambda r: duration(r["ms"], "ms")),
+            *(Column(k.replace("_", " "), lambda r, k=k: f"{100 * _num(r[k + '_share']):.0f}%") for k in shares),
+            Column("ceiling keeping the convs", lambda r: ratio(r["bound_keeping_convs"])),
+            Column("conv GFLOP/s", lambda r: fixed(r["conv_gflop_per_s"], 0))]
+    r0 = rows[0]
+    lead = (f"From `results/perf_roofline.csv` (`benchmarks/perf_roofline.py`: C={r0['C']}, N={r0['N']}, batch "
+            f"{r0['batch']}, channels-last; shares of the profiled self CPU time; dense float32 matmul "
+            f"{fixed(r0['matmul_gflop_per_s'], 0)} GFLOP/s in the same run; {_environment(rows)}):")
+    return caption(lead) + markdown_table(cols, rows)
 
 
 _LOSS = {"pairwise": "relativistic (`renas`)", "mse": "MSE (`predictor-mse`)"}
@@ -619,6 +635,11 @@ BLOCKS: dict[str, Block] = {
     "oneshot-paired": Block("results/oneshot_paired.csv", _oneshot_paired, "fairnas / scarlet against spos"),
     "perf-tabular": Block("results/perf_tabular.csv", _perf_tabular, "benchmarks/perf_tabular.py"),
     "perf-supernet": Block("results/perf_supernet.csv", _perf_supernet, "benchmarks/perf_supernet.py"),
+    "perf-supernet-cpu": Block("results/perf_supernet_cpu.csv",
+                               lambda rows: _perf_supernet(rows, "results/perf_supernet_cpu.csv"),
+                               "benchmarks/perf_supernet.py --cpu-budget: today's supernet vs the native pool"),
+    "perf-roofline": Block("results/perf_roofline.csv", _perf_roofline,
+                           "where a supernet step's time goes, and the ceiling of a speedup that keeps the convs"),
     "perf-predictor": Block("results/perf_predictor.csv", _perf_predictor, "benchmarks/perf_predictor.py"),
     "predictor-ratios": Block("results/perf_predictor.csv", _predictor_ratios,
                               "relativistic vs MSE loss at 0.1%, 1%, 10% of NAS-Bench-201"),
