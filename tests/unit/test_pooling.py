@@ -77,3 +77,19 @@ def test_supernet_training_is_bit_identical_with_the_native_pool():
             opt.step()
     for (name, a), b in zip(fast.state_dict().items(), native.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_the_cpu_budget_speed_script_runs_both_variants_on_the_same_numbers(tmp_path):
+    """benchmarks/perf_supernet.py --cpu-budget (one architecture, one repetition): the rows it writes, and the two
+    variants give the same losses and accuracies bit for bit at the budget's full shape."""
+    import csv
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "perf_supernet.py"
+    out = tmp_path / "perf.csv"
+    assert runpy.run_path(str(script))["main"](["--cpu-budget", "--archs", "1", "--reps", "1", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert [r["measurement"].split(" (")[0] for r in rows] == ["SPOS step", "FairNAS step",
+                                                               "inherited-weight eval, 1 archs"]
+    assert {r["identical"] for r in rows} == {"yes"} and all(float(r["speedup_vs_reference"]) > 0 for r in rows)
