@@ -124,8 +124,14 @@ DETERMINISTIC_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"
                      "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
 #: The fields of the fingerprint: everything measured or suspected to move a trained supernet's numbers.
 #: (Thread-count variables are recorded but not part of it: their effect is ``torch_threads``.)
-FINGERPRINT_FIELDS = ("torch", "numpy", "pillow", "libjpeg", "cpu_isa", "torch_threads", "deterministic",
+FINGERPRINT_FIELDS = ("torch", "numpy", "pillow", "libjpeg", "cpu_isa", "cpu_flags", "torch_threads", "deterministic",
                       "images_sha256", "env_ONEDNN_MAX_CPU_ISA", "env_MKL_CBWR")
+#: CPU features by which oneDNN and ATen pick kernels beyond ``cpu_isa`` (torch reports "AVX512" for every AVX-512
+#: CPU, but one with VNNI, BF16 or AMX may run other convolution kernels); the ``cpu_flags`` field holds those the
+#: CPU has. The CPU model name is not used: containers often report a generic one ("AMD EPYC").
+KERNEL_FLAGS = ("avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd",
+                "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx512ifma", "avx512vbmi", "amx_tile", "amx_bf16",
+                "amx_int8", "amx_fp16")
 
 
 def _version(dist: str) -> str:
@@ -135,6 +141,20 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "absent"
+
+
+def cpu_flags() -> str:
+    """The :data:`KERNEL_FLAGS` this CPU has (``/proc/cpuinfo``), space-separated in that order; "unknown" where
+    the flags cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return " ".join(k for k in KERNEL_FLAGS if k in have)
+    except OSError:
+        pass
+    return "unknown"
 
 
 def _cpu_model() -> str:
@@ -190,8 +210,8 @@ def environment(**extra) -> dict:
 
     env = {"nasharness": __version__, "git_commit": git_commit(), "python": platform.python_version(),
            "platform": platform.platform(), "machine": platform.machine(), "cpu_model": _cpu_model(),
-           "cpu_count": os.cpu_count() or 0, "torch": _version("torch"), "numpy": _version("numpy"),
-           "pillow": _version("pillow"), "pandas": _version("pandas")}
+           "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count() or 0, "torch": _version("torch"),
+           "numpy": _version("numpy"), "pillow": _version("pillow"), "pandas": _version("pandas")}
     if "PIL" in sys.modules:
         from PIL import features  # noqa: PLC0415
 

@@ -10,7 +10,15 @@ spread both tables measured — and ``floor`` keeps the band meaningful when the
 * search wall time: 50% of the baseline and at least 5 s (timings are noisy across machines); simulated
   training time: 5%;
   peak memory: 25%; the supernet's final training loss: 0.05 (seeds of a `ci` one-shot cell differ by about 0.01,
-  environments by up to 0.031; a change to training moves it further).
+  environments by up to 0.031).
+
+**Same environment, same seeds: exact.** A run's numbers follow from its seed and its numeric environment
+(``envinfo.fingerprint``). When the baseline row and the current one ran in the same environments with the same
+seeds, the quantities that follow from the seeds (:data:`EXACT`: rankings, regret, chosen accuracy, simulated time,
+training loss; not wall time or memory) must reproduce, and their band is only the baseline CSV's rounding
+(:data:`EXACT_REL`). The noise band would miss real changes there: at the `ci` budget a 10% lower learning rate
+moves SPOS's final training loss by up to 0.006 per seed and a 20% lower weight decay by up to 0.025, inside 0.05,
+and Kendall tau by no more than its seed spread (measured on seeds 0 and 1). A change meant on purpose is recorded with ``update_baseline``.
 
 When the baseline and the current rows were computed in different numeric environments (their
 ``environments`` fingerprints differ, or the baseline predates fingerprints), the band of a quantity is also at least
@@ -43,6 +51,10 @@ FLOORS = {"kendall_tau": (0.05, 0.0), "spearman": (0.05, 0.0), "precision@10": (
 #: rankings; not measured apart).
 #: The band's floor when baseline and current ran in different numeric environments.
 CROSS_ENV = {"kendall_tau": 0.1, "spearman": 0.15, "regret": 3.0, "chosen_acc": 3.0, "train_loss": 0.05}
+#: The quantities that follow from the seeds (a run reproduces them exactly in the same numeric environment).
+EXACT = ("kendall_tau", "spearman", "precision@10", "regret", "chosen_acc", "sim_train_s", "train_loss")
+#: Their band in the same environment with the same seeds: the baseline stores 6 significant digits.
+EXACT_REL = 1e-5
 DIRECTION = {c: d for c, d, _ in METRICS}
 LABEL = {c: label for c, _, label in METRICS}
 
@@ -69,6 +81,12 @@ def band(metric: str, base_mean: float, base_std: float, cur_std: float, cross_e
 
 def _envs(r) -> set[str]:
     return {e for e in str(r.get("environments", "") or "").split(",") if e and e != "nan"}
+
+
+def reproduces(b, c) -> bool:
+    """Whether the current row must reproduce the baseline's exactly: the same numeric environments, the same seeds."""
+    same_seeds = str(b.get("seeds", "")).strip() == str(c.get("seeds", "")).strip() != ""
+    return same_seeds and not environments_differ(b, c)
 
 
 def environments_differ(b, c) -> bool:
@@ -110,7 +128,11 @@ def compare_to_baseline(baseline: pd.DataFrame, current: pd.DataFrame) -> list[R
                 rows.append(Row(key, metric, bm, cm, math.nan, "new"))
                 continue
             cross = environments_differ(b, c) and trains_a_network(key[0])
-            w = band(metric, bm, float(b.get(f"{metric}_std", 0) or 0), float(c.get(f"{metric}_std", 0) or 0), cross)
+            if metric in EXACT and reproduces(b, c):
+                w = EXACT_REL * max(1.0, abs(bm))
+            else:
+                w = band(metric, bm, float(b.get(f"{metric}_std", 0) or 0), float(c.get(f"{metric}_std", 0) or 0),
+                         cross)
             gain = DIRECTION[metric] * (cm - bm)
             verdict = "REGRESSED" if gain < -w else "improved" if gain > w else "ok"
             rows.append(Row(key, metric, bm, cm, w, verdict))
@@ -128,8 +150,9 @@ def environment_note(baseline: pd.DataFrame, current: pd.DataFrame) -> str:
     eb = set().union(*(_envs(r) for _, r in baseline.iterrows())) if len(baseline) else set()
     ec = set().union(*(_envs(r) for _, r in current.iterrows())) if len(current) else set()
     if eb and eb == ec:
-        return (f"Same numeric environment as the baseline (fingerprint {', '.join(sorted(eb))}): supernet and "
-                f"predictor numbers should reproduce exactly; bands are seed noise only.")
+        return (f"Same numeric environment as the baseline (fingerprint {', '.join(sorted(eb))}): with the same "
+                f"seeds, rankings, regret, accuracies and training losses must reproduce to the baseline's 6 "
+                f"significant digits (any change is a change of the code; record one meant with --update-baseline).")
     what = (f"baseline {', '.join(sorted(eb)) or 'unrecorded'}, current {', '.join(sorted(ec)) or 'unrecorded'}")
     return (f"**Numeric environment differs from the baseline's** ({what}; `result.json` `env` says which fields): "
             f"for methods that train a network the bands include the measured cross-environment spread "

@@ -45,7 +45,8 @@ def test_fingerprint_fields_and_what_changes_it():
     assert fingerprint(other) != env["fingerprint"]
     assert fingerprint_diff(env, other) == {"torch_threads": (env["torch_threads"], env["torch_threads"] + 1)}
     assert fingerprint({**env, "git_commit": "x", "platform": "y"}) == env["fingerprint"]  # not numeric fields
-    assert set(FINGERPRINT_FIELDS) >= {"images_sha256", "libjpeg", "deterministic"}
+    assert set(FINGERPRINT_FIELDS) >= {"images_sha256", "libjpeg", "deterministic", "cpu_flags"}
+    assert env["cpu_flags"] and fingerprint({**env, "cpu_flags": env["cpu_flags"] + " amx_tile"}) != env["fingerprint"]
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="the ISA pin is x86-64 only")

@@ -9,7 +9,15 @@ from nasharness.api import supported_benchmarks
 from nasharness.compare import aggregate, render
 from nasharness.errors import ConfigError
 from nasharness.plugins import METHODS, load_plugins
-from nasharness.regression import CROSS_ENV, band, compare_to_baseline, environment_note, failed, to_markdown
+from nasharness.regression import (
+    CROSS_ENV,
+    EXACT_REL,
+    band,
+    compare_to_baseline,
+    environment_note,
+    failed,
+    to_markdown,
+)
 from nasharness.suite import load_suite
 
 BENCHMARKS_DIR = Path(__file__).parents[2] / "benchmarks"
@@ -115,9 +123,10 @@ def test_bands_include_the_cross_environment_spread_only_across_environments():
 def test_regression_verdicts():
     base = aggregate([_rec("a", 0, 0.50), _rec("a", 1, 0.52), _rec("b", 0, 0.3), _rec("b", 1, 0.3),
                       _rec("gone", 0, 0.3), _rec("gone", 1, 0.3)])
-    cur = aggregate([_rec("a", 0, 0.30), _rec("a", 1, 0.32),  # KT -0.2: beyond 0.05 -> regressed
-                     _rec("b", 0, 0.33, regret=3.0), _rec("b", 1, 0.31, regret=3.0),  # KT within band; regret +2 pp
-                     _rec("new", 0, 0.1), _rec("new", 1, 0.1)])
+    # other seeds than the baseline's (2, 3): the noise bands apply, not exact reproduction
+    cur = aggregate([_rec("a", 2, 0.30), _rec("a", 3, 0.32),  # KT -0.2: beyond 0.05 -> regressed
+                     _rec("b", 2, 0.33, regret=3.0), _rec("b", 3, 0.31, regret=3.0),  # KT within band; regret +2 pp
+                     _rec("new", 2, 0.1), _rec("new", 3, 0.1)])
     rows = compare_to_baseline(base, cur)
     verdict = {(r.key[0], r.metric): r.verdict for r in rows}
     assert verdict[("a", "kendall_tau")] == "REGRESSED" and verdict[("a", "regret")] == "ok"
@@ -149,3 +158,26 @@ def test_the_supernet_training_loss_catches_a_training_change_that_the_ranking_n
     verdict = {r.metric: r.verdict for r in compare_to_baseline(base, broken)}
     assert verdict["train_loss"] == "REGRESSED" and verdict["kendall_tau"] == "ok"
     assert band("train_loss", 1.94, 0.0, 0.0) == 0.05
+
+
+def test_same_environment_and_seeds_must_reproduce_exactly():
+    """In the same numeric environment a seed reproduces its numbers, so there the check catches what the noise band
+    hides: measured at the ci budget, a 10% lower learning rate moved SPOS's final training loss by +0.006 (seed 0)
+    and -0.001 (seed 1), Kendall tau by -0.03 / -0.05."""
+    def rec(seed, kt, loss, env="env-a", wall=40.0):
+        return {**_rec("spos", seed, kt, env=env, wall=wall), "train_loss": loss}
+    base = aggregate([rec(0, -0.1778, 1.942411), rec(1, -0.3134, 1.933947)])
+    again = aggregate([rec(0, -0.1778, 1.942411, wall=55.0), rec(1, -0.3134, 1.933947, wall=38.0)])
+    assert not failed(compare_to_baseline(base, again))  # wall time is not exact: its own band
+    lr_cut = aggregate([rec(0, -0.2086, 1.948596), rec(1, -0.3665, 1.932647)])
+    verdict = {r.metric: (r.verdict, r.band) for r in compare_to_baseline(base, lr_cut)}
+    assert verdict["train_loss"][0] == "REGRESSED" and verdict["kendall_tau"][0] == "REGRESSED"
+    assert verdict["train_loss"][1] == pytest.approx(EXACT_REL * 1.94, rel=1e-3)
+    # the baseline CSV's 6 significant digits are not a change
+    rounded = aggregate([rec(0, -0.177800004, 1.9424113), rec(1, -0.31340001, 1.9339471)])
+    assert not failed(compare_to_baseline(base, rounded))
+    # the same change on another machine, or with other seeds, hides in the noise bands
+    assert not failed(compare_to_baseline(base, aggregate([{**r, "env": "env-b"} for r in
+                                                           [rec(0, -0.2086, 1.948596), rec(1, -0.3665, 1.932647)]])))
+    assert not failed(compare_to_baseline(base, aggregate([rec(2, -0.2086, 1.948596), rec(3, -0.3665, 1.932647)])))
+    assert "must reproduce" in environment_note(base, lr_cut)
