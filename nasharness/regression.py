@@ -18,7 +18,8 @@ seeds, the quantities that follow from the seeds (:data:`EXACT`: rankings, regre
 training loss; not wall time or memory) must reproduce, and their band is only the baseline CSV's rounding
 (:data:`EXACT_REL`). The noise band would miss real changes there: at the `ci` budget a 10% lower learning rate
 moves SPOS's final training loss by up to 0.006 per seed and a 20% lower weight decay by up to 0.025, inside 0.05,
-and Kendall tau by no more than its seed spread (measured on seeds 0 and 1). A change meant on purpose is recorded with ``update_baseline``.
+and Kendall tau by no more than its seed spread (measured on seeds 0 and 1). A change meant on purpose is recorded
+with ``update_baseline``.
 
 When the baseline and the current rows were computed in different numeric environments (their
 ``environments`` fingerprints differ, or the baseline predates fingerprints), the band of a quantity is also at least
