@@ -125,7 +125,8 @@ def test_check_mode_writes_nothing_and_exits_1_then_regenerating_fixes_it(tmp_pa
     (root / "docs").mkdir()
     page = root / "docs" / "oneshot.md"
     shutil.copy(ROOT / "docs" / "oneshot.md", page)
-    shutil.copy(ROOT / "docs" / "performance.md", root / "docs" / "performance.md")  # the target of its links
+    shutil.copy(ROOT / "docs" / "performance.md", root / "docs" / "performance.md")  # the targets of its links
+    shutil.copytree(ROOT / "docs" / "img", root / "docs" / "img")
     (root / "docs" / "reproducibility.md").write_text("# Reproducibility\n")
     _edit_csv(root / "results" / "ci.csv", {"method": "fairnas", "bench": "101"}, "regret_mean", "3.25")
     before = page.read_text(encoding="utf-8")
