@@ -5,8 +5,21 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
+
+
+def median_seconds(fn, reps: int, warmup: int = 0) -> float:
+    """Median wall seconds of ``reps`` calls of ``fn``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def machine_meta(**extra) -> dict:

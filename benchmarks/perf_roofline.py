@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
-from _common import machine_meta, write_rows  # noqa: E402
+from _common import machine_meta, median_seconds, write_rows  # noqa: E402
 from torch.nn import functional as F
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
@@ -43,16 +42,6 @@ def category(op: str) -> str:
         if any(k in name for k in keys):
             return cat
     return "other"
-
-
-def median_s(fn, reps: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def shares(fn, reps: int) -> dict[str, float]:
@@ -135,7 +124,7 @@ def main(argv=None) -> int:
         return run
 
     m1, m2 = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    t_mm = median_s(lambda: m1 @ m2, 9)
+    t_mm = median_seconds(lambda: m1 @ m2, 9, warmup=1)
     matmul_rate = 2 * 2048 ** 3 / t_mm / 1e9
     print(f"dense float32 matmul 2048^3: {matmul_rate:.1f} GFLOP/s")
     workloads = [(f"SPOS step (C={C}, N={N}, batch {B})", [spos(p) for p in paths], None),
@@ -148,7 +137,7 @@ def main(argv=None) -> int:
         for k, fn in enumerate(fns):
             if prepare is not None:
                 ev._prepare(prepare[k])  # the recalibrated statistics this architecture's pass uses
-            t.append(median_s(fn, a.reps))
+            t.append(median_seconds(fn, a.reps, warmup=1))
             for cat, v in shares(fn, a.reps).items():
                 sh[cat].append(v)
             fl.append(conv_flops(fn))

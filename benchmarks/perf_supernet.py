@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
-from _common import machine_meta, write_rows  # noqa: E402
+from _common import machine_meta, median_seconds, write_rows  # noqa: E402
 from torch.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,14 +41,7 @@ OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 
 
 def median_ms(fn, reps: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+    return 1000 * median_seconds(fn, reps, warmup)
 
 
 def sgd_step(model, forward, x, y):

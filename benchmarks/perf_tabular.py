@@ -12,25 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
-from _common import machine_meta, write_rows  # noqa: E402
-
-
-def timed(fn, repeat: int) -> float:
-    """Median wall seconds of ``repeat`` calls."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from _common import machine_meta, median_seconds, write_rows  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -67,9 +55,9 @@ def main(argv=None) -> int:
         versus = f"x{ratio:.2f} vs {reference}" if ratio else ""
         print(f"{name:48s} {seconds:12.6g} {unit:4s} {versus}")
 
-    cold = timed(lambda: nb201.load(root, force=True), 1)
-    reread = timed(reread_sources, args.repeat)
-    warm = timed(lambda: nb201.load(root), args.repeat)
+    cold = median_seconds(lambda: nb201.load(root, force=True), 1)
+    reread = median_seconds(reread_sources, args.repeat)
+    warm = median_seconds(lambda: nb201.load(root), args.repeat)
     add("nb201 cold build (convert + write cache)", cold)
     add("nb201 re-read original sources", reread)
     add("nb201 warm load (cache hit, checksums verified)", warm, reference="re-read original sources",
@@ -78,23 +66,23 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     idx = rng.integers(0, bench.size, 1_000_000)
     bench.column("cifar10/ori-test@200")
-    vec = timed(lambda: bench.query_many(idx, "cifar10/ori-test@200"), args.repeat)
+    vec = median_seconds(lambda: bench.query_many(idx, "cifar10/ori-test@200"), args.repeat)
     add("nb201 1M vectorized lookups", vec, note="target well under 1 s")
     loop_idx = idx[:20_000].tolist()
-    t_single = timed(lambda: [bench.query(i, "cifar10/ori-test@200") for i in loop_idx], 3) / len(loop_idx)
+    t_single = median_seconds(lambda: [bench.query(i, "cifar10/ori-test@200") for i in loop_idx], 3) / len(loop_idx)
     add("nb201 single lookup by index", t_single * 1e6, unit="us")
     archs = [bench.key_of(i) for i in loop_idx[:5000]]
-    t_str = timed(lambda: [bench.query(a, "cifar10/ori-test@200") for a in archs], 3) / len(archs)
+    t_str = median_seconds(lambda: [bench.query(a, "cifar10/ori-test@200") for a in archs], 3) / len(archs)
     add("nb201 single lookup by arch string", t_str * 1e6, unit="us", note="includes parsing/validating the string")
     a = bench.column("cifar10-valid/x-valid@12")
     b = bench.column("cifar10/ori-test@200")
-    ours = timed(lambda: kendall_tau(a, b), args.repeat * 4)
-    ref = timed(lambda: ss.kendalltau(a, b), args.repeat * 4)
+    ours = median_seconds(lambda: kendall_tau(a, b), args.repeat * 4)
+    ref = median_seconds(lambda: ss.kendalltau(a, b), args.repeat * 4)
     add("kendall tau-b over 15,625 (ours)", ours, reference="scipy.stats.kendalltau", ref_seconds=ref,
         note=f"values equal: {abs(kendall_tau(a, b).value - ss.kendalltau(a, b).statistic) < 1e-12}")
     add("kendall tau-b over 15,625 (scipy)", ref)
-    cold101 = timed(lambda: nb101.load(root, force=True, full=False), 1)
-    warm101 = timed(lambda: nb101.load(root, full=False), args.repeat)
+    cold101 = median_seconds(lambda: nb101.load(root, force=True, full=False), 1)
+    warm101 = median_seconds(lambda: nb101.load(root, full=False), args.repeat)
     add("nb101 slices cold build", cold101)
     add("nb101 slices warm load", warm101, reference="nb101 slices cold build", ref_seconds=cold101)
 
