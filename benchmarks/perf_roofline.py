@@ -22,9 +22,8 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy as np
 import torch
-from _common import machine_meta, median_seconds, write_rows  # noqa: E402
+from _common import machine_meta, median_seconds, supernet_workload, write_rows  # noqa: E402
 from torch.nn import functional as F
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
@@ -73,21 +72,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "results" / "perf_roofline.csv"))
     a = ap.parse_args(argv)
 
-    from nasharness.spaces import NB201Space  # noqa: PLC0415
-    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator  # noqa: PLC0415
-    from nasharness.supernet.nb201 import NB201Supernet, arch_to_path  # noqa: PLC0415
-    from nasharness.supernet.samplers import FairSampler  # noqa: PLC0415
-    from nasharness.supernet.trainer import GPUBatches  # noqa: PLC0415
+    from nasharness.supernet.evaluate import InheritedEvaluator  # noqa: PLC0415
 
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    space = NB201Space()
-    paths = [arch_to_path(space.sample(rng)) for _ in range(a.archs)]
     C, N, B = a.channels, a.cells, a.batch
-    cl = torch.channels_last
-    net = NB201Supernet(C, N, 10).to(memory_format=cl)
-    x = torch.randn(B, 3, 32, 32).contiguous(memory_format=cl)
-    y = torch.randint(0, 10, (B,))
+    w = supernet_workload(a.archs, C, N, B)
+    net, paths, x, y, fair_paths = w.net, w.paths, w.x, w.y, w.fair_paths
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     rows: list[dict] = []
 
@@ -97,8 +86,6 @@ def main(argv=None) -> int:
             F.cross_entropy(net(x, path), y).backward()
             opt.step()
         return step
-
-    fair_paths = FairSampler([5] * 6).sample_paths(np.random.default_rng(1))
 
     def fair_step():
         opt.zero_grad(set_to_none=True)
@@ -110,11 +97,7 @@ def main(argv=None) -> int:
         for p in fair_paths:
             spos(p)()
 
-    images = rng.integers(0, 256, (1256, 32, 32, 3), dtype=np.uint8)
-    labels = rng.integers(0, 10, 1256)
-    ev = InheritedEvaluator(net, GPUBatches(images[:256], labels[:256], torch.device("cpu"), True),
-                            GPUBatches(images[256:], labels[256:], torch.device("cpu"), True),
-                            EvalConfig(calib_batches=4, calib_batch_size=64, eval_batch_size=250))
+    ev = InheritedEvaluator(net, w.calib, w.valid, w.eval_config)
 
     def validate(path):
         def run():

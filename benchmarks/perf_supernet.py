@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
-from _common import machine_meta, median_seconds, write_rows  # noqa: E402
+from _common import machine_meta, median_seconds, supernet_workload, write_rows  # noqa: E402
 from torch.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,27 +70,12 @@ def cpu_budget(args) -> int:
     """The ``cpu`` budget's shape: today's supernet against the native-pool one, same archs, weights and run."""
     import copy  # noqa: PLC0415
 
-    from nasharness.spaces import NB201Space  # noqa: PLC0415
-    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator  # noqa: PLC0415
-    from nasharness.supernet.nb201 import NB201Supernet, arch_to_path  # noqa: PLC0415
-    from nasharness.supernet.samplers import FairSampler  # noqa: PLC0415
-    from nasharness.supernet.trainer import GPUBatches  # noqa: PLC0415
+    from nasharness.supernet.evaluate import InheritedEvaluator  # noqa: PLC0415
 
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    space = NB201Space()
-    paths = [arch_to_path(space.sample(rng)) for _ in range(args.archs)]
     C, N, B = 8, 1, 128
-    ours = NB201Supernet(C, N, 10).to(memory_format=torch.channels_last)
+    w = supernet_workload(args.archs, C, N, B)
+    ours, paths, x, y, fair_paths = w.net, w.paths, w.x, w.y, w.fair_paths
     native = with_native_pool(copy.deepcopy(ours))
-    x = torch.randn(B, 3, 32, 32).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (B,))
-    fair_paths = FairSampler([5] * 6).sample_paths(np.random.default_rng(1))
-    images = rng.integers(0, 256, (1256, 32, 32, 3), dtype=np.uint8)
-    labels = rng.integers(0, 10, 1256)
-    calib = GPUBatches(images[:256], labels[:256], torch.device("cpu"), True)
-    valid = GPUBatches(images[256:], labels[256:], torch.device("cpu"), True)
-    cfg = EvalConfig(calib_batches=4, calib_batch_size=64, eval_batch_size=250)
     rows: list[dict] = []
 
     def steps(net, path_list):
@@ -144,7 +129,7 @@ def cpu_budget(args) -> int:
     pair("FairNAS step (5 paths, one update)", [fresh(fair_paths)])
 
     def evaluate(net):
-        ev = InheritedEvaluator(net, calib, valid, cfg)
+        ev = InheritedEvaluator(net, w.calib, w.valid, w.eval_config)
 
         def run():
             out = [ev.accuracy(p) for p in paths]
