@@ -143,29 +143,31 @@ def _version(dist: str) -> str:
         return "absent"
 
 
-def cpu_flags() -> str:
-    """The :data:`KERNEL_FLAGS` this CPU has (``/proc/cpuinfo``), space-separated in that order; "unknown" where
-    the flags cannot be read."""
+def _cpuinfo(field: str) -> str | None:
+    """The value of the first ``field`` line of ``/proc/cpuinfo`` (None where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    return " ".join(k for k in KERNEL_FLAGS if k in have)
-    except OSError:
-        pass
-    return "unknown"
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
+                if line.startswith(field):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return None
+
+
+def cpu_flags() -> str:
+    """The :data:`KERNEL_FLAGS` this CPU has (``/proc/cpuinfo``), space-separated in that order; "unknown" where
+    the flags cannot be read."""
+    flags = _cpuinfo("flags")
+    if flags is None:
+        return "unknown"
+    have = set(flags.split())
+    return " ".join(k for k in KERNEL_FLAGS if k in have)
+
+
+def _cpu_model() -> str:
+    model = _cpuinfo("model name")
+    return model if model is not None else platform.processor() or "unknown"
 
 
 def pin_kernel_env() -> None:
