@@ -128,10 +128,10 @@ def compare_to_baseline(baseline: pd.DataFrame, current: pd.DataFrame) -> list[R
             if not math.isfinite(bm):
                 rows.append(Row(key, metric, bm, cm, math.nan, "new"))
                 continue
-            cross = environments_differ(b, c) and trains_a_network(key[0])
             if metric in EXACT and reproduces(b, c):
                 w = EXACT_REL * max(1.0, abs(bm))
             else:
+                cross = environments_differ(b, c) and trains_a_network(key[0])
                 w = band(metric, bm, float(b.get(f"{metric}_std", 0) or 0), float(c.get(f"{metric}_std", 0) or 0),
                          cross)
             gain = DIRECTION[metric] * (cm - bm)
