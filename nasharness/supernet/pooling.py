@@ -25,17 +25,12 @@ FAST_BELOW_CHANNELS = 16
 
 def _valid_counts(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
     """[1, 1, h, w]: how many of each 3x3 window's inputs lie inside the image (4, 6 or 9), as ``like``'s dtype."""
-    rows = torch.full((h,), 3.0, dtype=like.dtype, device=like.device)
-    cols = torch.full((w,), 3.0, dtype=like.dtype, device=like.device)
-    rows[0] -= 1
-    rows[-1] -= 1
-    cols[0] -= 1
-    cols[-1] -= 1
-    if h == 1:
-        rows[0] = 1
-    if w == 1:
-        cols[0] = 1
-    return (rows[:, None] * cols[None, :])[None, None]
+
+    def inside(n: int) -> torch.Tensor:  # per position along one axis: the window's rows (columns) in 0..n-1
+        i = torch.arange(n, device=like.device)
+        return ((i + 1).clamp(max=n - 1) - (i - 1).clamp(min=0) + 1).to(like.dtype)
+
+    return (inside(h)[:, None] * inside(w)[None, :])[None, None]
 
 
 def _shifted_sum(padded: torch.Tensor, h: int, w: int, offsets) -> torch.Tensor:
