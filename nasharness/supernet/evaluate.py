@@ -111,6 +111,12 @@ def _reset_bn(model: nn.Module) -> None:
 class InheritedEvaluator:
     """Accuracy (%) of architectures with weights inherited from the supernet."""
 
+    #: Where the supernet offers ``forward_memo`` (NB201: the stem and the first cell's nodes 1 and 2), :meth:`many`
+    #: and :meth:`per_image_many` score the paths in sorted order and compute what consecutive paths share once per
+    #: image batch, in calibration and in validation alike: the same numbers (tests), less work. False: every path
+    #: from scratch (the reference of the tests and of ``benchmarks/perf_supernet.py``).
+    share_prefixes = True
+
     def __init__(self, model: nn.Module, calib: GPUBatches | None, valid: GPUBatches | None, config: EvalConfig, *,
                  tensors: tuple | None = None):
         """``tensors``: ``(calib_x, valid_x, valid_y)`` already prepared by another evaluator (the same images
@@ -137,7 +143,14 @@ class InheritedEvaluator:
         for i in range(0, len(x), bs):
             yield i, x[i:i + bs]
 
-    def _prepare(self, path: Sequence[int]) -> None:
+    def _forward(self, xb: torch.Tensor, path: Sequence[int], memos: dict | None, phase: str, i: int):
+        """The model on the batch starting at image ``i`` of ``phase`` (``calib`` / ``valid``); with ``memos`` (from
+        :meth:`_in_shared_order`), through the model's ``forward_memo`` with that batch's memo."""
+        if memos is None:
+            return self.model(xb, path)
+        return self.model.forward_memo(xb, path, memos[phase].setdefault(i, {}))
+
+    def _prepare(self, path: Sequence[int], memos: dict | None = None) -> None:
         """BN as ``bn_mode`` says, for ``path``: recalibrated on the calibration images, batch statistics, or the
         running statistics as they are; leaves the model in the mode the validation pass needs."""
         model, cfg = self.model, self.config
@@ -145,29 +158,30 @@ class InheritedEvaluator:
             if cfg.bn_mode == "recalibrate" and self.calib_x is not None:
                 _reset_bn(model)
                 model.train()
-                for _, xb in self._batches(self.calib_x, cfg.calib_batch_size):
-                    model(xb, path)
+                for i, xb in self._batches(self.calib_x, cfg.calib_batch_size):
+                    self._forward(xb, path, memos, "calib", i)
         model.train(cfg.bn_mode == "train")
 
-    def accuracy(self, path: Sequence[int]) -> float:
+    def accuracy(self, path: Sequence[int], memos: dict | None = None) -> float:
         """Inherited-weight accuracy (%) of ``path`` on the validation images."""
-        self._prepare(path)
+        self._prepare(path, memos)
         correct = 0
         with torch.inference_mode():
             for i, xb in self._batches(self.valid_x, self.config.eval_batch_size):
-                correct += int((self.model(xb, path).argmax(1) == self.valid_y[i:i + len(xb)]).sum())
+                logits = self._forward(xb, path, memos, "valid", i)
+                correct += int((logits.argmax(1) == self.valid_y[i:i + len(xb)]).sum())
         self.n_evaluated += 1
         return 100.0 * correct / len(self.valid_y)
 
-    def per_image(self, path: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    def per_image(self, path: Sequence[int], memos: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per validation image: whether ``path`` classifies it correctly, and its cross-entropy (float64), from one
         validation pass after the BN preparation. With ``bn_mode="train"`` an image's output depends on the other
         images of its batch (``eval_batch_size``)."""
-        self._prepare(path)
+        self._prepare(path, memos)
         correct, losses = [], []
         with torch.inference_mode():
             for i, xb in self._batches(self.valid_x, self.config.eval_batch_size):
-                logits = self.model(xb, path)
+                logits = self._forward(xb, path, memos, "valid", i)
                 yb = self.valid_y[i:i + len(xb)]
                 correct.append((logits.argmax(1) == yb).cpu().numpy())
                 losses.append(F.cross_entropy(logits.double(), yb, reduction="none").cpu().numpy())
@@ -184,20 +198,29 @@ class InheritedEvaluator:
                        ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`per_image` of every path, stacked: correctness (uint8) and cross-entropy (float32), both
         [paths, images]."""
-        correct, losses = [], []
-        for k, p in enumerate(paths):
-            c, lo = self.per_image(p)
-            correct.append(c.astype(np.uint8))
-            losses.append(lo.astype(np.float32))
-            if progress:
-                progress(k + 1, len(paths))
-        return np.stack(correct), np.stack(losses)
+        both = self._in_shared_order(paths, self.per_image, progress)
+        return (np.stack([c.astype(np.uint8) for c, _ in both]), np.stack([lo.astype(np.float32) for _, lo in both]))
 
-    def score(self, path: Sequence[int]) -> float:
+    def _in_shared_order(self, paths: Sequence[Sequence[int]], one, progress) -> list:
+        """``one(path, memos)`` of every path, in ``paths``' order. Where the model offers ``forward_memo`` (and
+        :attr:`share_prefixes`), the paths are scored in sorted order with one memo per image batch, so that what
+        consecutive paths share is computed once; the scores are the same (BN is re-estimated per arch)."""
+        memos, order = None, range(len(paths))
+        if self.share_prefixes and hasattr(self.model, "forward_memo") and len(paths) > 1:
+            memos = {"calib": {}, "valid": {}}
+            order = sorted(order, key=lambda k: tuple(paths[k]))
+        out = [None] * len(paths)
+        for done, k in enumerate(order, 1):
+            out[k] = one(paths[k], memos)
+            if progress:
+                progress(done, len(paths))
+        return out
+
+    def score(self, path: Sequence[int], memos: dict | None = None) -> float:
         """The configured score of ``path`` (higher is better): accuracy (%) or minus the mean cross-entropy."""
         if self.config.score == "accuracy":
-            return self.accuracy(path)
-        return self.score_of(*self.per_image(path))
+            return self.accuracy(path, memos)
+        return self.score_of(*self.per_image(path, memos))
 
     def bn_state(self) -> dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """A copy of every BatchNorm's running statistics (to put back with :meth:`load_bn_state`)."""
@@ -230,12 +253,7 @@ class InheritedEvaluator:
             self.load_bn_state(saved)
 
     def many(self, paths: Sequence[Sequence[int]], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        out = np.empty(len(paths))
-        for k, p in enumerate(paths):
-            out[k] = self.score(p)
-            if progress:
-                progress(k + 1, len(paths))
-        return out
+        return np.array(self._in_shared_order(paths, self.score, progress), dtype=float)
 
 
 def scoring_study(path, evaluator: InheritedEvaluator, trained_bn: dict, paths: list, indices: np.ndarray,

@@ -90,14 +90,34 @@ def live_nodes(ops: Sequence[str]) -> tuple[bool, bool, bool, bool]:
     return tuple(live)
 
 
-def _cell_forward(x: torch.Tensor, ops: Sequence[str], apply) -> torch.Tensor:
+def _node_edges() -> tuple[tuple[int, ...], ...]:
+    """Per node, the edges whose ops its value depends on (through any path into it), in edge order."""
+    deps: list[set[int]] = [set()]
+    for j in (1, 2, 3):
+        deps.append({d for e, (src, dst) in enumerate(space.EDGES) if dst == j for d in ({e} | deps[src])})
+    return tuple(tuple(sorted(d)) for d in deps)
+
+
+#: ``NODE_EDGES[j]``: the edges node j's value depends on (node 1: edge 0->1; node 2: 0->1, 0->2, 1->2; node 3: all).
+NODE_EDGES = _node_edges()
+
+
+def _cell_forward(x: torch.Tensor, ops: Sequence[str], apply, memo: dict | None = None) -> torch.Tensor:
     """Node j = sum over edges i -> j of ``apply(e, node_i)``, skipping ``none`` edges and nodes whose value cannot
-    reach the output (their ops would change nothing but wasted compute; results are identical)."""
+    reach the output (their ops would change nothing but wasted compute; results are identical).
+
+    ``memo`` (a dict for this very input ``x``): node j's value is kept under the ops of ``NODE_EDGES[j]`` and taken
+    from there by a later call whose ops agree on those edges (nodes 1 and 2; one entry a node, replaced when the
+    ops change). The same ops on the same inputs, summed in the same order: the same numbers."""
     live = live_nodes(ops)
     nodes: list[torch.Tensor | None] = [x]
     for j in (1, 2, 3):
         if not live[j]:
             nodes.append(None)
+            continue
+        key = tuple(ops[e] for e in NODE_EDGES[j]) if memo is not None and j < 3 else None
+        if key is not None and j in memo and memo[j][0] == key:
+            nodes.append(memo[j][1])
             continue
         total = None
         for e, (src, dst) in enumerate(space.EDGES):
@@ -106,6 +126,8 @@ def _cell_forward(x: torch.Tensor, ops: Sequence[str], apply) -> torch.Tensor:
             out = apply(e, nodes[src])
             total = out if total is None else total + out
         nodes.append(total if total is not None else torch.zeros_like(x))
+        if key is not None:
+            memo[j] = (key, nodes[j])
     return nodes[3]
 
 
@@ -126,8 +148,9 @@ class _Macro(nn.Module):
         self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.classifier = nn.Linear(c, num_classes)
 
-    def _run(self, x, cell_call):
-        x = self.stem(x)
+    def _run(self, x, cell_call, stem: torch.Tensor | None = None):
+        """``stem``: the stem's output for ``x``, when already computed."""
+        x = self.stem(x) if stem is None else stem
         for layer in self.layers:
             x = cell_call(layer, x) if not isinstance(layer, ResidualReduction) else layer(x)
         x = self.head(x).mean((2, 3))
@@ -169,8 +192,9 @@ class MixedCell(nn.Module):
             for _ in space.EDGES
         )
 
-    def forward(self, x, path: Sequence[int]):
-        return _cell_forward(x, [space.OPS[i] for i in path], lambda e, h: self.edges[e][path[e]](h))
+    def forward(self, x, path: Sequence[int], memo: dict | None = None):
+        """``memo``: see :func:`_cell_forward` (only where every call gets the same input ``x``)."""
+        return _cell_forward(x, [space.OPS[i] for i in path], lambda e, h: self.edges[e][path[e]](h), memo)
 
     def forward_mixed(self, x, weights: torch.Tensor):
         """Differentiable search (DARTS): every edge outputs sum_k weights[e, k] * op_k(input); ``none`` adds zero."""
@@ -196,6 +220,21 @@ class NB201Supernet(_Macro):
         if isinstance(path, torch.Tensor):
             return self._run(x, lambda cell, h: cell.forward_mixed(h, path))
         return self._run(x, lambda cell, h: cell(h, path))
+
+    def forward_memo(self, x, path: Sequence[int], memo: dict) -> torch.Tensor:
+        """``forward(x, path)``, reusing what an earlier call on the same input ``x`` computed and ``path`` shares with
+        it: the stem's output, and in the first cell nodes 1 and 2, whose values depend only on the ops of edges
+        0->1 (node 1) and 0->1, 0->2, 1->2 (node 2). ``memo`` is the caller's dict for this ``x`` (empty at first).
+
+        The same modules on the same inputs, summed in the same order: the numbers are those of ``forward``, provided
+        the weights and BN statistics of the shared parts did not change between the calls. Inherited-weight
+        evaluation holds them (BN re-estimated per arch on the same calibration images gives the shared parts the
+        same statistics). The memo keeps one value a node: give the paths in sorted order to reuse the most."""
+        stem = memo.get("stem")
+        if stem is None:
+            stem = memo["stem"] = self.stem(x)
+        first = self.layers[0]
+        return self._run(x, lambda cell, h: cell(h, path, memo if cell is first else None), stem)
 
     def path_modules(self, path: Sequence[int]) -> list[nn.Module]:
         """The searchable op modules a path uses (for counting updates and parameters)."""

@@ -307,3 +307,82 @@ def test_per_image_scores_and_the_loss_score():
         ev.restore()
     with pytest.raises(ConfigError, match="score must be one of accuracy, loss"):
         EvalConfig(score="top5")
+
+
+def test_node_dependencies_of_the_cell():
+    from nasharness.supernet.nb201 import NODE_EDGES
+
+    assert NODE_EDGES == ((), (0,), (0, 1, 2), (0, 1, 2, 3, 4, 5))
+
+
+def _shared_prefix_case(channels_last: bool):
+    """A C=4, N=2 supernet with non-trivial BN parameters and statistics, images, and paths that share prefixes,
+    repeat, and have dead nodes."""
+    _, calib, valid = _tiny_supernet_and_images(3, 48)
+    gen = torch.Generator().manual_seed(1)
+    sup = NB201Supernet(4, 2, 10)
+    for m in sup.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.5, generator=gen)
+            m.bias.data.normal_(0, 0.2, generator=gen)
+            m.running_mean.normal_(0, 0.3, generator=gen)
+            m.running_var.uniform_(0.5, 2.0, generator=gen)
+    if channels_last:
+        sup = sup.to(memory_format=torch.channels_last)
+        rng = np.random.default_rng(3)
+        calib, valid = (GPUBatches(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n),
+                                   torch.device("cpu"), channels_last=True) for n in (64, 48))
+    rng = np.random.default_rng(4)
+    paths = [tuple(int(o) for o in rng.integers(0, 5, 6)) for _ in range(30)]
+    paths += [(2, 3, 1, *p[3:]) for p in paths[:8]]  # shared first-cell nodes 1 and 2
+    paths += [paths[0], (0,) * 6, (1,) * 6, (0, 0, 0, 1, 0, 0), (3, 0, 0, 0, 0, 2)]  # a repeat, dead nodes
+    return sup, calib, valid, paths
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_scoring_many_paths_with_shared_prefixes_gives_the_same_numbers(channels_last):
+    """many / per_image_many compute the stem and the first cell's nodes 1 and 2 once per image batch for the paths
+    that share them: every score, correctness and loss is bit-for-bit the one-path-at-a-time evaluator's, in every
+    BN mode, in the caller's order; and the sharing happens (the stem runs once per batch, not once per path)."""
+    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator
+
+    sup, calib, valid, paths = _shared_prefix_case(channels_last)
+    stem_calls = []
+    sup.stem.register_forward_hook(lambda *a: stem_calls.append(1))
+    for bn in ("recalibrate", "train", "running"):
+        for score in ("accuracy", "loss"):
+            cfg = EvalConfig(calib_batches=2, calib_batch_size=32, eval_batch_size=16, bn_mode=bn, score=score)
+            plain = InheritedEvaluator(sup, calib, valid, cfg)
+            plain.share_prefixes = False
+            shared = InheritedEvaluator(sup, calib, valid, cfg)
+            saved = shared.bn_state()
+            stem_calls.clear()
+            want = plain.many(paths)
+            assert len(stem_calls) == len(paths) * (5 if bn == "recalibrate" else 3)
+            shared.load_bn_state(saved)
+            stem_calls.clear()
+            got = shared.many(paths)
+            assert len(stem_calls) == (5 if bn == "recalibrate" else 3)  # 2 calibration + 3 validation batches
+            assert got.tobytes() == want.tobytes(), (bn, score)
+            assert len(set(want.tolist())) > 3  # the paths score differently
+            shared.load_bn_state(saved)
+            c1, l1 = shared.per_image_many(paths)
+            shared.load_bn_state(saved)
+            c0, l0 = plain.per_image_many(paths)
+            assert np.array_equal(c1, c0) and l1.tobytes() == l0.tobytes()
+            shared.restore()
+            shared.load_bn_state(saved)
+
+
+def test_forward_memo_is_forward():
+    """The supernet's forward_memo on one input, over paths that share the first cell's nodes or not, in train and
+    eval mode: bit-for-bit forward's outputs; the memo keeps one value a node."""
+    sup, calib, _, paths = _shared_prefix_case(False)
+    x = calib.plain(torch.arange(16))[0]
+    for train in (True, False):
+        sup.train(train)
+        memo: dict = {}
+        with torch.inference_mode():
+            for p in sorted(paths):
+                assert torch.equal(sup.forward_memo(x, p, memo), sup(x, p)), p
+        assert set(memo) <= {"stem", 1, 2}
