@@ -7,7 +7,9 @@
 4 x 64 calibration images and 1,000 validation images in batches of 250): the SPOS step, the FairNAS step and
 inherited-weight evaluation of today's supernet against the same supernet with the native average pool swapped back
 in (the code before ``supernet/pooling.py``), on the same architectures and weights, in the same run, and whether
-the two give the same numbers bit for bit.
+the two give the same numbers bit for bit; then the study's scoring pass over 1,000 architectures
+(``--eval-archs``), where the evaluator computes what sorted paths share once per image batch, against the
+one-path-at-a-time loop with today's pool and with the native one (:func:`scoring_pass`).
 
 
 At C=16, N=5, batch 64 (the NB201 paper network) on the same fixed architectures it measures one SGD step
@@ -139,8 +141,51 @@ def cpu_budget(args) -> int:
 
     pair(f"inherited-weight eval, {len(paths)} archs (BN recalibrated)", [evaluate],
          "4 x 64 calibration images, 1,000 validation images in batches of 250")
+    rows += scoring_pass(args.eval_archs, ours, native, args.eval_reps)
     write_rows(args.out, rows, machine_meta(device="cpu", C=C, N=N, batch=B))
     return 0
+
+
+def scoring_pass(n_archs: int, ours, native, reps: int) -> list[dict]:
+    """The study's scoring pass, ``InheritedEvaluator.many`` over ``n_archs`` distinct random NB201 paths (like the
+    committed evaluation set: 1,000 of the 15,625 cells, drawn at random), on a quarter of the ``cpu`` budget's
+    images in its batch sizes (one calibration batch of 64, one validation batch of 250): today's evaluator, which
+    computes what sorted paths share once per batch, against the one-path-at-a-time loop, with today's pool and with
+    the native pool (the code before both). The three alternate in every repetition; the scores must be equal."""
+    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator  # noqa: PLC0415
+    from nasharness.supernet.trainer import GPUBatches  # noqa: PLC0415
+
+    rng = np.random.default_rng(2)
+    cells = rng.choice(5 ** 6, n_archs, replace=False)
+    paths = [tuple(int(c) // 5 ** e % 5 for e in range(6)) for c in cells]
+    images = rng.integers(0, 256, (314, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, 314)
+    cpu = torch.device("cpu")
+    calib, valid = GPUBatches(images[:64], labels[:64], cpu, True), GPUBatches(images[64:], labels[64:], cpu, True)
+    cfg = EvalConfig(calib_batches=1, calib_batch_size=64, eval_batch_size=250)
+    variants = {"shared": (ours, True), "per-arch": (ours, False), "per-arch, native pool": (native, False)}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    scores: dict[str, np.ndarray] = {}
+    for _ in range(reps):
+        for name, (net, share) in variants.items():
+            ev = InheritedEvaluator(net, calib, valid, cfg)
+            ev.share_prefixes = share
+            t0 = time.perf_counter()
+            scores[name] = ev.many(paths)
+            times[name].append(time.perf_counter() - t0)
+            ev.restore()
+    ms = {k: 1000 * statistics.median(v) for k, v in times.items()}
+    rows = []
+    for ref, label in (("per-arch", "one path at a time (today's pool)"),
+                       ("per-arch, native pool", "one path at a time, native average pool (before)")):
+        same = scores["shared"].tobytes() == scores[ref].tobytes()
+        rows.append({"measurement": f"scoring pass, {n_archs} archs (InheritedEvaluator.many, BN recalibrated)",
+                     "ms": f"{ms['shared']:.2f}", "reference": label, "reference_ms": f"{ms[ref]:.2f}",
+                     "speedup_vs_reference": f"{ms[ref] / ms['shared']:.3f}", "identical": "yes" if same else "NO",
+                     "note": f"1 x 64 calibration images, 250 validation images; median of {reps}"})
+        print(f"{rows[-1]['measurement']:52s} {ms['shared']:9.1f} ms vs {ms[ref]:9.1f} ms ({label})  "
+              f"x{ms[ref] / ms['shared']:.3f}  identical={same}", flush=True)
+    return rows
 
 
 def main(argv=None) -> int:
@@ -149,6 +194,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="default: results/perf_supernet.csv (perf_supernet_cpu.csv)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--archs", type=int, default=4)
+    ap.add_argument("--eval-archs", type=int, default=1000, help="--cpu-budget: archs of the scoring pass")
+    ap.add_argument("--eval-reps", type=int, default=3, help="--cpu-budget: repetitions of the scoring pass")
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--cells", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)

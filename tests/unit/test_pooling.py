@@ -88,8 +88,10 @@ def test_the_cpu_budget_speed_script_runs_both_variants_on_the_same_numbers(tmp_
 
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "perf_supernet.py"
     out = tmp_path / "perf.csv"
-    assert runpy.run_path(str(script))["main"](["--cpu-budget", "--archs", "1", "--reps", "1", "--out", str(out)]) == 0
+    args = ["--cpu-budget", "--archs", "1", "--eval-archs", "12", "--reps", "1", "--eval-reps", "1", "--out", str(out)]
+    assert runpy.run_path(str(script))["main"](args) == 0
     rows = list(csv.DictReader(open(out)))
     assert [r["measurement"].split(" (")[0] for r in rows] == ["SPOS step", "FairNAS step",
-                                                               "inherited-weight eval, 1 archs"]
+                                                               "inherited-weight eval, 1 archs",
+                                                               "scoring pass, 12 archs", "scoring pass, 12 archs"]
     assert {r["identical"] for r in rows} == {"yes"} and all(float(r["speedup_vs_reference"]) > 0 for r in rows)
