@@ -147,11 +147,12 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
     for k, (label, color, dash, marker) in enumerate(legend):
         y = ly + 18 * k
         d = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(f'<line x1="{lx}" y1="{_fmt(y)}" x2="{lx + 24}" y2="{_fmt(y)}" stroke="{color}" '
+        # the sample line, long enough to show its dash pattern, and the marker at its end (as in the chart)
+        out.append(f'<line x1="{lx}" y1="{_fmt(y)}" x2="{lx + 28}" y2="{_fmt(y)}" stroke="{color}" '
                    f'stroke-width="2"{d}/>')
         if marker:
-            out.append(f'<circle cx="{lx + 12}" cy="{_fmt(y)}" r="4" fill="{color}"/>')
-        out.append(f'<text x="{lx + 30}" y="{_fmt(y + 4)}">{escape(label)}</text>')
+            out.append(f'<circle cx="{lx + 28}" cy="{_fmt(y)}" r="4" fill="{color}"/>')
+        out.append(f'<text x="{lx + 38}" y="{_fmt(y + 4)}">{escape(label)}</text>')
     for k, line in enumerate(notes):
         out.append(f'<text x="{lx}" y="{_fmt(ly + 18 * len(legend) + 10 + 15 * k)}" font-size="11" '
                    f'fill="#444444">{escape(line)}</text>')
