@@ -365,11 +365,12 @@ def test_scoring_many_paths_with_shared_prefixes_gives_the_same_numbers(channels
             assert len(stem_calls) == (5 if bn == "recalibrate" else 3)  # 2 calibration + 3 validation batches
             assert got.tobytes() == want.tobytes(), (bn, score)
             assert len(set(want.tolist())) > 3  # the paths score differently
-            shared.load_bn_state(saved)
-            c1, l1 = shared.per_image_many(paths)
-            shared.load_bn_state(saved)
-            c0, l0 = plain.per_image_many(paths)
-            assert np.array_equal(c1, c0) and l1.tobytes() == l0.tobytes()
+            if score == "accuracy":  # the per-image pass does not depend on the score
+                shared.load_bn_state(saved)
+                c1, l1 = shared.per_image_many(paths)
+                shared.load_bn_state(saved)
+                c0, l0 = plain.per_image_many(paths)
+                assert np.array_equal(c1, c0) and l1.tobytes() == l0.tobytes()
             shared.restore()
             shared.load_bn_state(saved)
 
