@@ -141,34 +141,33 @@ def cpu_budget(args) -> int:
 
     pair(f"inherited-weight eval, {len(paths)} archs (BN recalibrated)", [evaluate],
          "4 x 64 calibration images, 1,000 validation images in batches of 250")
-    rows += scoring_pass(args.eval_archs, ours, native, args.eval_reps)
+    rows += scoring_pass(args.eval_archs, w, ours, native, args.eval_reps)
     write_rows(args.out, rows, machine_meta(device="cpu", C=C, N=N, batch=B))
     return 0
 
 
-def scoring_pass(n_archs: int, ours, native, reps: int) -> list[dict]:
+def scoring_pass(n_archs: int, w, ours, native, reps: int) -> list[dict]:
     """The study's scoring pass, ``InheritedEvaluator.many`` over ``n_archs`` distinct random NB201 paths (like the
-    committed evaluation set: 1,000 of the 15,625 cells, drawn at random), on a quarter of the ``cpu`` budget's
-    images in its batch sizes (one calibration batch of 64, one validation batch of 250): today's evaluator, which
-    computes what sorted paths share once per batch, against the one-path-at-a-time loop, with today's pool and with
-    the native pool (the code before both). The three alternate in every repetition; the scores must be equal."""
-    from nasharness.supernet.evaluate import EvalConfig, InheritedEvaluator  # noqa: PLC0415
-    from nasharness.supernet.trainer import GPUBatches  # noqa: PLC0415
+    committed evaluation set: 1,000 of the 15,625 cells, drawn at random), on a quarter of the workload ``w``'s images
+    in the ``cpu`` budget's batch sizes (one calibration batch of 64, one validation batch of 250): today's evaluator,
+    which computes what sorted paths share once per batch, against the one-path-at-a-time loop, with today's pool and
+    with the native pool (the code before both). The three alternate in every repetition; the scores must be equal."""
+    import dataclasses  # noqa: PLC0415
 
-    rng = np.random.default_rng(2)
-    cells = rng.choice(5 ** 6, n_archs, replace=False)
+    from nasharness.spaces.nb201 import N_ARCHS  # noqa: PLC0415
+    from nasharness.supernet.evaluate import InheritedEvaluator  # noqa: PLC0415
+
+    cells = np.random.default_rng(2).choice(N_ARCHS, n_archs, replace=False)
     paths = [tuple(int(c) // 5 ** e % 5 for e in range(6)) for c in cells]
-    images = rng.integers(0, 256, (314, 32, 32, 3), dtype=np.uint8)
-    labels = rng.integers(0, 10, 314)
-    cpu = torch.device("cpu")
-    calib, valid = GPUBatches(images[:64], labels[:64], cpu, True), GPUBatches(images[64:], labels[64:], cpu, True)
-    cfg = EvalConfig(calib_batches=1, calib_batch_size=64, eval_batch_size=250)
+    cfg = dataclasses.replace(w.eval_config, calib_batches=1)
+    full = InheritedEvaluator(ours, w.calib, w.valid, cfg)  # its calibration images: the first batch of 64
+    tensors = (full.calib_x, full.valid_x[:cfg.eval_batch_size], full.valid_y[:cfg.eval_batch_size])
     variants = {"shared": (ours, True), "per-arch": (ours, False), "per-arch, native pool": (native, False)}
     times: dict[str, list[float]] = {k: [] for k in variants}
     scores: dict[str, np.ndarray] = {}
     for _ in range(reps):
         for name, (net, share) in variants.items():
-            ev = InheritedEvaluator(net, calib, valid, cfg)
+            ev = InheritedEvaluator(net, None, None, cfg, tensors=tensors)
             ev.share_prefixes = share
             t0 = time.perf_counter()
             scores[name] = ev.many(paths)
