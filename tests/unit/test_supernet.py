@@ -207,14 +207,14 @@ def test_inference_bn_folding_is_the_same_function():
     assert torch.allclose(plain, folded, atol=1e-5)
 
 
-def _tiny_supernet_and_images(seed: int, n_valid: int):
+def _tiny_supernet_and_images(seed: int, n_valid: int, channels_last: bool = False):
     """A C=4, N=1 supernet (torch seed 0) and random calibration (64) / validation images."""
     torch.manual_seed(0)
     rng = np.random.default_rng(seed)
 
     def images(n):
         return GPUBatches(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n),
-                          torch.device("cpu"))
+                          torch.device("cpu"), channels_last=channels_last)
     return NB201Supernet(4, 1, 10), images(64), images(n_valid)
 
 
@@ -318,7 +318,7 @@ def test_node_dependencies_of_the_cell():
 def _shared_prefix_case(channels_last: bool):
     """A C=4, N=2 supernet with non-trivial BN parameters and statistics, images, and paths that share prefixes,
     repeat, and have dead nodes."""
-    _, calib, valid = _tiny_supernet_and_images(3, 48)
+    _, calib, valid = _tiny_supernet_and_images(3, 48, channels_last)
     gen = torch.Generator().manual_seed(1)
     sup = NB201Supernet(4, 2, 10)
     for m in sup.modules():
@@ -329,9 +329,6 @@ def _shared_prefix_case(channels_last: bool):
             m.running_var.uniform_(0.5, 2.0, generator=gen)
     if channels_last:
         sup = sup.to(memory_format=torch.channels_last)
-        rng = np.random.default_rng(3)
-        calib, valid = (GPUBatches(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n),
-                                   torch.device("cpu"), channels_last=True) for n in (64, 48))
     rng = np.random.default_rng(4)
     paths = [tuple(int(o) for o in rng.integers(0, 5, 6)) for _ in range(30)]
     paths += [(2, 3, 1, *p[3:]) for p in paths[:8]]  # shared first-cell nodes 1 and 2
